@@ -1,0 +1,1 @@
+"""The rules of a transaction: pure logic, no Qt."""

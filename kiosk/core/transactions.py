@@ -1,0 +1,196 @@
+"""The transactions a kiosk (or the command line) performs, in one service.
+
+`TransactionService` identifies devices and people, checks the rules, and turns what the
+operator confirmed into a `Change` that `ChangeService` applies exactly once. Both the window
+and the command line use it, so they refuse, warn and record alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeService, Condition
+from kiosk.core.people import PersonMatch, identify_person
+from kiosk.core.rules import TransferCheck, check_transfer, retired_status_ids
+from kiosk.iiq.client import AssetLookup, IIQClient
+from kiosk.iiq.models import Activity, Asset, Person, StatusType
+
+log = logging.getLogger(__name__)
+
+
+class SetupError(Exception):
+    """The district's settings do not fit its Incident IQ site (a status name that does not
+    exist, a repair ticket with no issue configured). The message says what to set."""
+
+
+@dataclass(frozen=True)
+class CheckinPolicy:
+    """What check-in does besides removing the owner; ids as configured for the district."""
+
+    status_name: str | None = "Available"
+    repair_status_name: str | None = "In Repair"
+    location_id: str | None = None
+    location_room_id: str | None = None
+    ticket_issue_id: str | None = None
+    ticket_issue_category_id: str | None = None
+    ticket_issue_type_id: str | None = None
+    ticket_wizard_category_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedCheckout:
+    asset: Asset
+    person: Person
+    check: TransferCheck
+    held: list[Asset]
+
+    def change(self, *, station: str, operator: str | None) -> Change:
+        owner = self.check.from_owner
+        return Change(
+            kind=ChangeKind.CHECKOUT,
+            asset_id=self.asset.asset_id,
+            asset_tag=self.asset.asset_tag or self.asset.serial_number or self.asset.asset_id,
+            from_owner_id=self.asset.current_owner_id,
+            from_owner_name=owner.display_name if owner else None,
+            to_owner_id=self.person.user_id,
+            to_owner_name=self.person.display_name,
+            station=station,
+            operator=operator,
+        )
+
+
+class TransactionService:
+    def __init__(
+        self,
+        client: IIQClient,
+        *,
+        station: str,
+        checkin: CheckinPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.station = station
+        self.operator: str | None = None
+        self.checkin_policy = checkin or CheckinPolicy()
+        self.changes = ChangeService(client)
+        self._status_types: list[StatusType] | None = None
+
+    # --- reference data (read once) --------------------------------------------------
+
+    async def status_types(self) -> list[StatusType]:
+        if self._status_types is None:
+            self._status_types = await self.client.status_types()
+        return self._status_types
+
+    async def status_id(self, name: str | None) -> str | None:
+        """The id of the status called `name` (case-insensitive); never hard-coded."""
+        if not name:
+            return None
+        for status in await self.status_types():
+            if status.name.casefold() == name.casefold():
+                return status.asset_status_type_id
+        known = ", ".join(s.name for s in await self.status_types())
+        raise SetupError(
+            f"Incident IQ has no asset status called “{name}” (it has: {known}). "
+            "Set [checkin] status_name / repair_status_name in the config file."
+        )
+
+    # --- identify ------------------------------------------------------------------
+
+    async def find_device(self, text: str) -> AssetLookup:
+        return await self.client.find_assets(text)
+
+    async def find_person(self, text: str) -> PersonMatch:
+        return await identify_person(self.client, text)
+
+    async def refresh(self, asset: Asset) -> Asset:
+        return await self.client.asset(asset.asset_id)
+
+    async def recent_activity(self, asset: Asset, limit: int = 10) -> list[Activity]:
+        return await self.client.activities(asset.asset_id, limit=limit)
+
+    # --- check-out / transfer ----------------------------------------------------
+
+    async def prepare_checkout(self, asset: Asset, person: Person) -> PreparedCheckout:
+        """Check the rules for giving `asset` to `person` (nothing is changed)."""
+        held = await self.client.assets_for(person.user_id) if person.user_id else []
+        retired = retired_status_ids(await self.status_types())
+        check = check_transfer(asset, person, held=held, retired_ids=retired)
+        return PreparedCheckout(asset, person, check, held)
+
+    def checkout_change(self, prepared: PreparedCheckout) -> Change:
+        return prepared.change(station=self.station, operator=self.operator)
+
+    # --- check-in ------------------------------------------------------------------
+
+    async def checkin_change(
+        self,
+        asset: Asset,
+        *,
+        condition: Condition = Condition.GOOD,
+        charger_returned: bool | None = None,
+        note: str | None = None,
+        returned_by: str | None = None,
+    ) -> Change:
+        """What confirming a check-in of `asset` will do. `returned_by` (a UserId) is who
+        the repair ticket is for when the device has no owner."""
+        policy = self.checkin_policy
+        damaged = condition is not Condition.GOOD
+        status_name = policy.repair_status_name if damaged else policy.status_name
+        owner = asset.owner
+        tag = asset.asset_tag or asset.serial_number or asset.asset_id
+        change = Change(
+            kind=ChangeKind.CHECKIN,
+            asset_id=asset.asset_id,
+            asset_tag=tag,
+            from_owner_id=asset.current_owner_id,
+            from_owner_name=owner.display_name if owner else None,
+            station=self.station,
+            operator=self.operator,
+            condition=condition,
+            charger_returned=charger_returned,
+            note=note,
+            status_type_id=await self.status_id(status_name),
+            location_id=policy.location_id,
+            location_room_id=policy.location_room_id,
+            open_tickets_seen=asset.open_ticket_count,
+        )
+        if damaged:
+            for_id = asset.current_owner_id or returned_by
+            if not policy.ticket_issue_id:
+                raise SetupError(
+                    "A damaged device needs a repair ticket, but no ticket issue is set: "
+                    "set [tickets] issue_id in the config file."
+                )
+            if not for_id:
+                raise SetupError(
+                    f"{tag} has no owner to file the repair ticket for; check it in as good "
+                    "and file the ticket in Incident IQ."
+                )
+            lines = [
+                f"Returned {condition.value} at check-in ({self.station}).",
+                f"Charger returned: {_yes_no(charger_returned)}.",
+            ]
+            if note:
+                lines.append(f"Note: {note}")
+            change.ticket = {
+                "subject": f"{tag} returned {condition.value}",
+                "description": "\n".join(lines),
+                "for_user_id": for_id,
+                "asset_id": asset.asset_id,
+                "issue_id": policy.ticket_issue_id,
+                "issue_category_id": policy.ticket_issue_category_id,
+                "issue_type_id": policy.ticket_issue_type_id,
+                "wizard_category_id": policy.ticket_wizard_category_id,
+                "location_id": asset.location_id,
+            }
+        return change
+
+    # --- apply -----------------------------------------------------------------------
+
+    async def apply(self, change: Change) -> ApplyResult:
+        return await self.changes.apply(change)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "not asked" if value is None else ("yes" if value else "no")
