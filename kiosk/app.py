@@ -1,0 +1,183 @@
+"""The composition root: builds everything once, runs the qasync loop, shuts down cleanly.
+
+Nothing else constructs clients, services or windows; each piece gets only what it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+from kiosk.config import ConfigError, Settings, load_settings, resolve_token
+
+log = logging.getLogger("kiosk.app")
+
+#: Set to 1 to quit as soon as the kiosk is ready to scan (start-up benchmark, smoke test).
+EXIT_WHEN_READY = "IIQ_KIOSK_EXIT_WHEN_READY"
+RECONNECT_SECONDS = 10.0
+
+
+def demo_examples() -> list[str]:
+    from kiosk.simulator import DEMO
+
+    return [
+        "Things to try (type them, then Enter):",
+        f"  {DEMO.free_tag}  a free Chromebook        {DEMO.assigned_tag}  one already assigned",
+        f"  {DEMO.duplicate_tag}  a tag on two devices     {DEMO.unknown_tag}  an unknown tag",
+        f"  then student ID {DEMO.student_id} (Ana Ruiz), or {DEMO.inactive_id} (an inactive "
+        f"student), or type a name such as “{DEMO.shared_name}”",
+    ]
+
+
+def run_gui(*, demo: bool = False, windowed: bool = False, config: str | None = None) -> int:
+    """Start the kiosk window. Returns the process exit code."""
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.logs import setup_logging
+
+    sim = None
+    problem: str | None = None
+    token: str | None = None
+    try:
+        if demo:
+            from kiosk.demo import start_demo
+
+            sim, settings, token = start_demo(config=config)
+        else:
+            settings = load_settings(config=config)
+            token = resolve_token(settings)
+    except ConfigError as exc:
+        print(f"iiq-kiosk: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.data_dir, console=True)
+    try:
+        settings.connection(token)
+    except ConfigError as exc:
+        problem = str(exc)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("iiq-kiosk")
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        return qasync.run(
+            _main(app, settings, token, demo=demo, windowed=windowed, problem=problem)
+        )
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+async def _main(
+    app: Any,
+    settings: Settings,
+    token: str | None,
+    *,
+    demo: bool,
+    windowed: bool,
+    problem: str | None,
+) -> int:
+    from kiosk.core.transactions import TransactionService
+    from kiosk.iiq.client import IIQClient
+    from kiosk.resources import resource_path
+    from kiosk.ui.controller import KioskController
+    from kiosk.ui.main_window import MainWindow
+    from kiosk.ui.sound import SoundPlayer
+
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
+    window = MainWindow(station=settings.station.name, demo=demo)
+    sounds = SoundPlayer(muted=not settings.station.sound)
+
+    if problem is not None:
+        # Not set up: say what to set, and nothing else (no scan can do anything yet).
+        window.notice.show_notice("The kiosk is not set up yet", problem)
+        window.stack.setCurrentWidget(window.notice)
+        _show(window, windowed or not settings.station.fullscreen)
+        await closed.wait()
+        return 2
+
+    client = IIQClient(
+        settings.connection(token),
+        transfer_api=settings.iiq.transfer_api,
+        update_asset_with_user_location=settings.iiq.update_asset_with_user_location,
+    )
+    service = TransactionService(
+        client, station=settings.station.name, checkin=settings.checkin_policy()
+    )
+    controller = KioskController(
+        window,
+        service,
+        service.apply,
+        sounds,
+        scan_settings=settings.scanner,
+        mode_lock=settings.station.mode_lock,
+        idle_seconds=settings.station.idle_seconds,
+        examples=demo_examples() if demo else None,
+    )
+    previous_hook = sys.excepthook
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        log.critical("unexpected error", exc_info=(kind, value, tb))
+        controller.show_unexpected(value)
+
+    sys.excepthook = excepthook
+    _show(window, windowed or not settings.station.fullscreen)
+
+    tasks: set[asyncio.Task[Any]] = set()
+    try:
+        connect = asyncio.ensure_future(_connect(client, controller))
+        tasks.add(connect)
+        if os.environ.get(EXIT_WHEN_READY) == "1":
+            await connect
+            app.processEvents()
+            log.info("ready to scan; exiting as %s asks", EXIT_WHEN_READY)
+            window.close()
+        await closed.wait()
+    finally:
+        sys.excepthook = previous_hook
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        controller.shutdown()
+        await client.aclose()
+    return 0
+
+
+def _show(window: Any, windowed: bool) -> None:
+    if windowed:
+        window.resize(1280, 800)
+        window.show()
+    else:
+        window.showFullScreen()
+
+
+async def _connect(client: Any, controller: Any) -> None:
+    """Check the connection (GET /login); on failure say what is wrong and retry."""
+    from kiosk.iiq.errors import IIQError
+
+    retry_now = asyncio.Event()
+    while True:
+        try:
+            who = await client.login()
+        except IIQError as exc:
+            log.warning("connection check failed: %s", exc.kind)
+            controller.show_connection_problem(
+                f"{exc} The kiosk tries again every {RECONNECT_SECONDS:.0f} seconds.",
+                retry_now.set,
+            )
+            retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(retry_now.wait(), RECONNECT_SECONDS)
+            continue
+        log.info("connected to Incident IQ site %s", who.site_id)
+        controller.connected()
+        return

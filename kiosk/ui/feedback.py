@@ -1,0 +1,115 @@
+"""The one error funnel: everything the operator is told after an action, in words, with a
+kind (color + icon) and a sound. Controllers never word errors themselves."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from kiosk.core.transactions import SetupError
+from kiosk.iiq.errors import (
+    AuthError,
+    ForbiddenError,
+    IIQError,
+    InvalidInputError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ResponseError,
+    ServerError,
+)
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["success", "warning", "error", "queued"]
+
+NEW_STUDENT_HINT = "New students can take a day or two to appear in Incident IQ."
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the result screen shows: `title` large, `message` below, `hint` says what to
+    do next. `kind` chooses color, icon and sound together (never color alone)."""
+
+    kind: Kind
+    title: str
+    message: str = ""
+    hint: str = ""
+
+    @property
+    def sound(self) -> Kind:
+        return self.kind
+
+
+def success(title: str, message: str = "") -> Feedback:
+    return Feedback("success", title, message, "Scan the next device.")
+
+
+def queued(title: str, message: str) -> Feedback:
+    return Feedback(
+        "queued", title, message, "Carry on: it is sent as soon as Incident IQ answers."
+    )
+
+
+def warning(title: str, message: str = "", hint: str = "Scan the next device.") -> Feedback:
+    return Feedback("warning", title, message, hint)
+
+
+def error(title: str, message: str = "", hint: str = "Scan again, or press Enter.") -> Feedback:
+    return Feedback("error", title, message, hint)
+
+
+def device_not_found(text: str) -> Feedback:
+    return error(
+        "Device not found",
+        f"No device with tag or serial “{_short(text)}” is in Incident IQ.",
+        "Check the label and scan again, or set the device aside for IT.",
+    )
+
+
+def person_not_found(text: str) -> Feedback:
+    return error(
+        "Person not found",
+        f"No one matches “{_short(text)}” in Incident IQ. {NEW_STUDENT_HINT}",
+        "Try the name, or send the student to the help desk.",
+    )
+
+
+def for_exception(exc: BaseException, *, doing: str) -> Feedback:
+    """Words for anything that went wrong while `doing` ("looking up the device")."""
+    if isinstance(exc, AuthError):
+        return error(
+            "Incident IQ refused the kiosk",
+            str(exc),
+            "Please call IT: the kiosk's API token needs renewing. Nothing was changed.",
+        )
+    if isinstance(exc, ForbiddenError):
+        return error("Not allowed", str(exc), "Please call IT. Nothing was changed.")
+    if isinstance(exc, NotFoundError):
+        return error("Not found", f"Incident IQ could not find that while {doing}.")
+    if isinstance(exc, RateLimitedError):
+        wait = f" Wait {exc.retry_after:.0f} seconds." if exc.retry_after else ""
+        return error("Incident IQ is busy", f"Incident IQ asked the kiosk to slow down.{wait}")
+    if isinstance(exc, NetworkError):
+        title = "No answer from Incident IQ" if exc.timeout else "Cannot reach Incident IQ"
+        return error(title, f"{exc} (while {doing})", "Check the network, then scan again.")
+    if isinstance(exc, ServerError):
+        return error("Incident IQ is having trouble", str(exc), "Wait a minute and scan again.")
+    if isinstance(exc, InvalidInputError | ResponseError):
+        return error("Incident IQ did not accept that", str(exc))
+    if isinstance(exc, IIQError):
+        return error("Incident IQ error", str(exc))
+    if isinstance(exc, SetupError):
+        return error("The kiosk is not set up for this", str(exc), "Please call IT.")
+    log.error("unexpected error while %s", doing, exc_info=exc)
+    return error(
+        "Something went wrong",
+        f"The kiosk hit an unexpected problem while {doing}.",
+        "Press Enter to start over and check the session list. If it happens again, call IT "
+        "(the log has the details).",
+    )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,201 @@
+"""The kiosk's main window: banners, the screens, the session list and the status strip.
+
+Layout only: `KioskController` decides what is shown. The window forwards printable keys
+that no widget took to the screen's input field, so typing a tag "anywhere" works.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.ui.views import DevicePage, NoticePage, ReadyPage, ResultPage, label, repolish
+
+MODE_TITLES = {
+    "checkout": "CHECK OUT",
+    "checkin": "CHECK IN",
+    "lookup": "LOOK UP",
+}
+MODE_KEYS = "F1 Check out   ·   F2 Check in   ·   F3 Look up"
+STATE_MARKS = {
+    "done": "✓",
+    "pending": "⟳ waiting to send",
+    "conflict": "⚠ needs attention",
+    "failed": "✗ needs attention",
+}
+
+
+class StatusStrip(QWidget):
+    """Station name, connection, operator, session count, clock."""
+
+    def __init__(self, station: str) -> None:
+        super().__init__()
+        self.setObjectName("statusStrip")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.station = label(f"Station: {station}", wrap=False)
+        self.connection = label("Connecting…", "connection", wrap=False)
+        self.operator = label("", wrap=False)
+        self.count = label("This session: 0", wrap=False)
+        self.busy = label("Working…", "busy", wrap=False)
+        self.busy.setVisible(False)
+        self.clock = label("", wrap=False)
+        row = QHBoxLayout(self)
+        for widget in (self.station, self.connection, self.operator, self.count):
+            row.addWidget(widget)
+            row.addSpacing(24)
+        row.addStretch(1)
+        row.addWidget(self.busy)
+        row.addSpacing(24)
+        row.addWidget(self.clock)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.tick)
+        self._timer.start(1000)
+        self.tick()
+
+    def tick(self) -> None:
+        self.clock.setText(datetime.now().strftime("%H:%M"))
+
+    def set_connection(self, online: bool, waiting: int = 0, attention: int = 0) -> None:
+        text = "Online" if online else "OFFLINE"
+        if waiting:
+            text += f" · {waiting} waiting to send"
+        if attention:
+            text += f" · {attention} need attention"
+        self.connection.setText(text)
+        self.connection.setProperty("state", "online" if online and not attention else "offline")
+        repolish(self.connection)
+
+
+class MainWindow(QMainWindow):
+    """Everything the operator sees. Signals carry what the controller needs to know."""
+
+    #: The window is asked to close (the app decides whether that is allowed).
+    close_requested = Signal()
+
+    def __init__(self, *, station: str, demo: bool) -> None:
+        super().__init__()
+        self.setWindowTitle("iiq-kiosk" + (" (DEMO)" if demo else ""))
+        self.demo_banner = label(
+            "DEMO: practice data from the built-in simulator, not your district's Incident IQ",
+            "demoBanner",
+        )
+        self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo_banner.setVisible(demo)
+        self.mode_banner = label("", "modeBanner", wrap=False)
+        self.mode_keys = label(MODE_KEYS, "modeKeys", wrap=False)
+        banner = QWidget()
+        banner.setObjectName("modeBar")
+        banner_row = QHBoxLayout(banner)
+        banner_row.addWidget(self.mode_banner, 1)
+        banner_row.addWidget(self.mode_keys)
+        self.mode_bar = banner
+
+        self.toast = label("", "toast")
+        self.toast.setVisible(False)
+        self._toast_timer = QTimer(self)
+        self._toast_timer.setSingleShot(True)
+        self._toast_timer.setInterval(5000)
+        self._toast_timer.timeout.connect(lambda: self.toast.setVisible(False))
+
+        self.stack = QStackedWidget()
+        self.ready = ReadyPage()
+        self.device = DevicePage()
+        self.result = ResultPage()
+        self.notice = NoticePage()
+        for page in (self.ready, self.device, self.result, self.notice):
+            self.stack.addWidget(page)
+
+        self.session_title = label("This session", "subheading")
+        self.session_list = QListWidget()
+        self.session_list.setObjectName("sessionList")
+        self.session_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        side = QVBoxLayout()
+        side.addWidget(self.session_title)
+        side.addWidget(self.session_list, 1)
+        side_widget = QWidget()
+        side_widget.setObjectName("sessionPanel")
+        side_widget.setLayout(side)
+        side_widget.setMinimumWidth(360)
+        side_widget.setMaximumWidth(520)
+
+        body = QHBoxLayout()
+        body.addWidget(self.stack, 3)
+        body.addWidget(side_widget, 1)
+        self.status = StatusStrip(station)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.demo_banner)
+        layout.addWidget(banner)
+        layout.addWidget(self.toast)
+        inner = QWidget()
+        inner.setObjectName("body")
+        inner.setLayout(body)
+        layout.addWidget(inner, 1)
+        layout.addWidget(self.status)
+        self.setCentralWidget(central)
+        self.set_mode("checkout")
+
+    # --- what the controller sets -------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_banner.setText(MODE_TITLES[mode])
+        self.mode_bar.setProperty("mode", mode)
+        self.mode_banner.setProperty("mode", mode)
+        repolish(self.mode_bar)
+        repolish(self.mode_banner)
+
+    def show_toast(self, text: str) -> None:
+        """A short note above the screen (double scan, cancelled) that does not replace it."""
+        self.toast.setText(text)
+        self.toast.setVisible(True)
+        self._toast_timer.start()
+
+    def add_session_entry(self, key: str, text: str, state: str) -> None:
+        """Add or update the line for change `key` in the "this session" list."""
+        line = f"{text}   {STATE_MARKS.get(state, state)}"
+        for row in range(self.session_list.count()):
+            item = self.session_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == key:
+                item.setText(line)
+                return
+        item = QListWidgetItem(line)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        self.session_list.insertItem(0, item)
+
+    def current_input(self) -> QLineEdit | None:
+        page = self.stack.currentWidget()
+        if page is self.ready:
+            return self.ready.input
+        if page is self.device and self.device.person_input.isVisible():
+            return self.device.person_input
+        return None
+
+    # --- Qt events ----------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        text = event.text()
+        target = self.current_input()
+        if text and text.isprintable() and target is not None and not target.hasFocus():
+            target.setFocus()
+            target.insert(text)
+            return
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.close_requested.emit()
+        super().closeEvent(event)
