@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "Case",
     "DoubleScanGuard",
+    "EndedBy",
     "Scan",
     "ScanDetector",
     "ScanEvent",
     "ScanSettings",
+    "Terminator",
     "Typed",
     "check_tag",
     "clean_scan",
@@ -66,7 +69,8 @@ class ScanSettings:
         try:
             re.compile(self.tag_pattern)
         except re.error as exc:
-            raise ValueError(f"tag_pattern {self.tag_pattern!r} is not a valid pattern: {exc}")
+            msg = f"tag_pattern {self.tag_pattern!r} is not a valid pattern: {exc}"
+            raise ValueError(msg) from exc
         if self.burst_max_gap_ms <= 0:
             raise ValueError("burst_max_gap_ms must be positive")
         if self.burst_min_length < 1:

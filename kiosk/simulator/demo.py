@@ -8,6 +8,7 @@ and devices) depends on the seed; the records named in `DEMO` never do.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -48,10 +49,12 @@ STATUS_TYPES: tuple[tuple[str, bool], ...] = (
 )
 
 
+@functools.cache
 def status_id(name: str) -> str:
     return guid("status", name)
 
 
+@functools.cache
 def location_id(abbreviation: str) -> str:
     return guid("location", abbreviation)
 
@@ -136,8 +139,8 @@ def _fields(data: DemoData) -> list[tuple[str, Any]]:
 
 DEMO = DemoData(
     site_id=guid("site"),
-    token="demo-token",
-    readonly_token="demo-readonly-token",
+    token="demo-token",  # noqa: S106 - a public demo value, not a secret
+    readonly_token="demo-readonly-token",  # noqa: S106
     seed=2026,
     api_user_id=guid("user", "api"),
     api_user_name="Kiosk Service Account",

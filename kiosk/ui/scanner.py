@@ -26,15 +26,27 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from kiosk.core.scan import Scan, ScanDetector, ScanEvent, ScanSettings, Typed, clean_scan
+from kiosk.core.scan import (
+    Scan,
+    ScanDetector,
+    ScanEvent,
+    ScanSettings,
+    Terminator,
+    Typed,
+    clean_scan,
+)
 
 __all__ = ["ScannerFilter"]
 
 log = logging.getLogger(__name__)
 
 _KEY_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride)
-_TERMINATORS = {Qt.Key.Key_Return: "enter", Qt.Key.Key_Enter: "enter", Qt.Key.Key_Tab: "tab"}
-_MODIFIER_KEYS = frozenset(
+_TERMINATORS: dict[int, Terminator] = {
+    Qt.Key.Key_Return: "enter",
+    Qt.Key.Key_Enter: "enter",  # the keypad's
+    Qt.Key.Key_Tab: "tab",
+}
+_MODIFIER_KEYS: frozenset[int] = frozenset(
     {
         Qt.Key.Key_Shift,
         Qt.Key.Key_Control,
@@ -179,7 +191,7 @@ class ScannerFilter(QObject):
             self._swallow_release[key] += 1
             self._arm_timer()
             return True
-        terminator = _TERMINATORS.get(Qt.Key(key))
+        terminator = _TERMINATORS.get(key)
         if terminator is not None and not _has_command_modifier(event):
             return self._on_terminator(event, terminator, now)
         # Any other key (arrows, Backspace, F-keys, Esc, Ctrl+..., auto-repeat): what is
@@ -187,9 +199,9 @@ class ScannerFilter(QObject):
         self._settle(self._detector.interrupt(now))
         return False
 
-    def _on_terminator(self, event: QKeyEvent, terminator: str, now: float) -> bool:
+    def _on_terminator(self, event: QKeyEvent, terminator: Terminator, now: float) -> bool:
         had_pending = bool(self._detector.pending)
-        result = self._detector.feed_terminator("enter" if terminator == "enter" else "tab", now)
+        result = self._detector.feed_terminator(terminator, now)
         self._timer.stop()
         if isinstance(result, Scan) and result.ended_by == terminator:
             self._settle(result)
@@ -257,11 +269,11 @@ class ScannerFilter(QObject):
             return True
         if not isinstance(top, QDialog):
             return False
-        if top.isModal() and top.windowModality() == Qt.WindowModality.ApplicationModal:
+        if top.windowModality() == Qt.WindowModality.ApplicationModal:
             return True
         parent = top.parentWidget()
-        while parent is not None:
-            if parent is self._window or parent.window() is self._window:
+        while parent is not None:  # a dialog of a dialog of the window
+            if parent.window() is self._window:
                 return True
             parent = parent.window().parentWidget()
         return False

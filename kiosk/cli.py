@@ -1,0 +1,722 @@
+"""The `iiq-kiosk` command: the window with no verb, or one verb for scripts and the help desk.
+
+    iiq-kiosk [--demo] [--windowed] [--config PATH]     the kiosk window
+    iiq-kiosk asset QUERY                               look a device up (tag, then serial)
+    iiq-kiosk user QUERY                                search people
+    iiq-kiosk checkout TAG --to PERSON [--yes]          give or transfer a device
+    iiq-kiosk checkin TAG [--condition ...] [--yes]     take a device back
+    iiq-kiosk sim [--host ...] [--port ...]             run the simulator
+    iiq-kiosk token set | token check                   store / test the API token
+
+Global options (before or after the verb): --config PATH, --demo, --json, -v/--verbose.
+The verbs use the same `TransactionService` as the window, so they refuse, warn and apply
+changes exactly as it does.
+
+Exit codes: 0 ok, 2 refused / usage / configuration, 3 not found, 4 several matches,
+5 Incident IQ refused or failed (auth, rights, conflict), 6 network, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from kiosk import __version__
+from kiosk.config import ConfigError, Settings, keyring_account, load_settings, resolve_token
+from kiosk.core.changes import ApplyResult, Change, ChangeState, Condition
+from kiosk.core.rules import check_checkin, person_line
+from kiosk.core.transactions import SetupError, TransactionService
+from kiosk.iiq.client import IIQClient, RetryPolicy
+from kiosk.iiq.errors import IIQError, NetworkError, RateLimitedError
+from kiosk.iiq.models import Asset, Person
+from kiosk.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_REFUSED = 2  # refused by a rule or the operator, bad usage, configuration
+EXIT_NOT_FOUND = 3
+EXIT_SEVERAL = 4
+EXIT_API = 5  # Incident IQ refused or failed: auth, rights, conflict
+EXIT_NETWORK = 6
+EXIT_INTERRUPTED = 130
+
+RETRY_DELAY_ENV = "IIQ_KIOSK_CLI_RETRY_DELAY"
+
+
+def _retry_base_delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get(RETRY_DELAY_ENV, "1")))
+    except ValueError:
+        return 1.0
+
+
+#: Seconds between tries of a change that is still pending after a transient failure
+#: (1 s, 2 s, 4 s). `ChangeService.apply` re-reads the asset first, so a try after a lost
+#: reply never applies the change twice. The environment variable shrinks it for tests.
+RETRY_BASE_DELAY = _retry_base_delay()
+APPLY_RETRY_DELAYS: tuple[float, ...] = tuple(RETRY_BASE_DELAY * 2**i for i in range(3))
+#: Longest Retry-After the command line waits for before giving up on a try.
+MAX_RETRY_AFTER = 30.0
+
+
+class CommandError(Exception):
+    """The command stops here with a message and an exit code: a refusal, nothing found,
+    several found. Not a fault of the program."""
+
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """Where text goes: plain sentences on stdout, or, with --json, JSON on stdout and the
+    sentences on stderr so a script can read stdout as is."""
+
+    json_mode: bool
+    stdout: TextIO
+    stderr: TextIO
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.stderr if self.json_mode else self.stdout)
+
+    def error(self, text: str) -> None:
+        print(text, file=self.stderr)
+
+    def data(self, value: Any) -> None:
+        print(json.dumps(value, ensure_ascii=False, indent=2), file=self.stdout)
+
+
+# --- the session a network verb runs in ----------------------------------------------
+
+
+@dataclass
+class Session:
+    args: argparse.Namespace
+    settings: Settings
+    client: IIQClient
+    service: TransactionService
+    out: Output
+
+
+OnlineVerb = Callable[[Session], Awaitable[int]]
+LocalVerb = Callable[[argparse.Namespace, Output], int]
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as exc:  # --help, or a usage error argparse already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
+    _tolerate_unprintable()
+    out = Output(json_mode=args.json, stdout=sys.stdout, stderr=sys.stderr)
+    try:
+        return _dispatch(args, out)
+    except KeyboardInterrupt:
+        out.error("Interrupted.")
+        return EXIT_INTERRUPTED
+    except CommandError as exc:
+        out.error(str(exc))
+        return exc.code
+    except (ConfigError, SetupError) as exc:
+        out.error(str(exc))
+        return EXIT_REFUSED
+    except IIQError as exc:
+        out.error(str(exc))
+        return EXIT_NETWORK if isinstance(exc, NetworkError) else EXIT_API
+
+
+def _tolerate_unprintable() -> None:
+    """A name the console cannot show becomes '?' instead of a crash (on Windows, output
+    into a pipe uses the ANSI code page, which lacks most of Unicode)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iiq-kiosk",
+        description="Incident IQ device check-in/check-out kiosk. With no command, opens the "
+        "kiosk window.",
+        epilog="Exit codes: 0 ok, 2 refused/usage/configuration, 3 not found, "
+        "4 several matches, 5 Incident IQ error, 6 network error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser, defaults=True)
+    parser.add_argument("--windowed", action="store_true", help="window instead of fullscreen")
+    parser.set_defaults(verb=None)
+
+    # Global options are repeated on every verb, with SUPPRESS defaults so that a value given
+    # before the verb is not reset by the verb's parser.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, defaults=False)
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def verb(name: str, help_text: str, **kwargs: Any) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, parents=[common], help=help_text, **kwargs)
+        sub.set_defaults(verb=name)
+        return sub
+
+    asset = verb("asset", "look up a device by asset tag, then serial number")
+    asset.add_argument("query", metavar="QUERY", help="asset tag or serial number")
+
+    user = verb("user", "search people by name, email, username or school ID number")
+    user.add_argument("query", metavar="QUERY")
+
+    checkout = verb("checkout", "give a device to a person (or transfer it to them)")
+    checkout.add_argument("tag", metavar="TAG", help="asset tag or serial number")
+    checkout.add_argument(
+        "--to",
+        required=True,
+        metavar="PERSON",
+        help="school ID number, email, username or UserId (exact)",
+    )
+    _add_yes(checkout)
+
+    checkin = verb("checkin", "take a device back")
+    checkin.add_argument("tag", metavar="TAG", help="asset tag or serial number")
+    checkin.add_argument(
+        "--condition",
+        choices=[c.value for c in Condition],
+        default=Condition.GOOD.value,
+        help="damaged or broken files a repair ticket (default: good)",
+    )
+    checkin.add_argument("--note", help="note for the repair ticket")
+    checkin.add_argument("--charger", choices=["yes", "no"], help="was the charger returned?")
+    _add_yes(checkin)
+
+    sim = verb("sim", "run the Incident IQ simulator until Ctrl+C")
+    sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--seed", type=int, default=2026)
+    sim.add_argument("--latency-ms", type=int, default=0, help="delay added to every reply")
+
+    token = verbs.add_parser("token", parents=[common], help="store or test the API token")
+    token_verbs = token.add_subparsers(title="token commands", metavar="ACTION", required=True)
+    token_set = token_verbs.add_parser(
+        "set", parents=[common], help="read the token from stdin and store it in the keyring"
+    )
+    token_set.set_defaults(verb="token set")
+    token_check = token_verbs.add_parser(
+        "check", parents=[common], help="show the site and the user the token belongs to"
+    )
+    token_check.set_defaults(verb="token check")
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--config", metavar="PATH", default=default(None), help="config file")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=default(False),
+        help="use the built-in simulator with demo data (no configuration needed)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="JSON output for scripts"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="more logging"
+    )
+
+
+def _add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask; needed without a terminal"
+    )
+
+
+def _dispatch(args: argparse.Namespace, out: Output) -> int:
+    if args.verb is None:
+        return _gui(args)
+    local = LOCAL_VERBS.get(args.verb)
+    if local is not None:
+        return local(args, out)
+    return _run_online(args, out, ONLINE_VERBS[args.verb])
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from kiosk.app import run_gui  # Qt loads only for the window
+
+    return run_gui(demo=args.demo, windowed=args.windowed, config=args.config)
+
+
+def _run_online(args: argparse.Namespace, out: Output, verb: OnlineVerb) -> int:
+    """Settings, logging and a client, then the verb; the demo simulator lives as long."""
+    stop_demo: Callable[[], None] | None = None
+    token: str | None
+    if args.demo:
+        from kiosk.demo import start_demo  # the simulator loads only in demo mode
+
+        demo_sim, settings, token = start_demo(config=args.config)
+        stop_demo = demo_sim.stop
+    else:
+        settings = load_settings(config=args.config)
+        token = resolve_token(settings)
+    try:
+        setup_logging(settings.data_dir, verbose=args.verbose)
+        connection = settings.connection(token)
+
+        async def run() -> int:
+            # The httpx client belongs to this loop: created and closed inside it.
+            async with IIQClient(
+                connection,
+                retry=RetryPolicy(base_delay=RETRY_BASE_DELAY),
+                transfer_api=settings.iiq.transfer_api,
+                update_asset_with_user_location=settings.iiq.update_asset_with_user_location,
+            ) as client:
+                service = TransactionService(
+                    client, station=settings.station.name, checkin=settings.checkin_policy()
+                )
+                return await verb(Session(args, settings, client, service, out))
+
+        return asyncio.run(run())
+    finally:
+        if stop_demo is not None:
+            stop_demo()
+
+
+# --- asset ---------------------------------------------------------------------------------
+
+
+async def cmd_asset(s: Session) -> int:
+    query = s.args.query
+    lookup = await s.service.find_device(query)
+    assets = lookup.assets
+    if not assets:
+        if s.out.json_mode:
+            s.out.data(None)
+        s.out.error(_no_device(query))
+        return EXIT_NOT_FOUND
+    if s.out.json_mode:
+        rows = [_asset_json(a) for a in assets]
+        s.out.data(rows[0] if len(rows) == 1 else rows)
+    if len(assets) > 1:
+        if not s.out.json_mode:
+            s.out.say(_several_devices(query, assets))
+        return EXIT_SEVERAL
+    if not s.out.json_mode:
+        s.out.say(_asset_card(assets[0], lookup.matched_by))
+    return EXIT_OK
+
+
+def _asset_card(asset: Asset, matched_by: str | None) -> str:
+    owner = person_line(asset.owner) if asset.owner else None
+    if owner is None:
+        owner = "someone (no name in the reply)" if asset.current_owner_id else "no owner"
+    place = ", ".join(p for p in (asset.location_name, asset.room_name) if p)
+    tickets = asset.open_ticket_count
+    lines = [
+        asset.label,
+        f"  Serial:       {asset.serial_number or '-'}",
+        f"  Status:       {asset.status_name or '-'}",
+        f"  Location:     {place or '-'}",
+        f"  Owner:        {owner}",
+        f"  Open tickets: {tickets}",
+    ]
+    if matched_by == "serial":
+        lines.append("  (found by serial number)")
+    return "\n".join(lines)
+
+
+def _asset_json(asset: Asset) -> dict[str, Any]:
+    return {
+        "AssetId": asset.asset_id,
+        "AssetTag": asset.asset_tag,
+        "SerialNumber": asset.serial_number,
+        "Model": asset.model_name,
+        "Status": asset.status_name,
+        "Location": asset.location_name,
+        "Room": asset.room_name,
+        "OwnerId": asset.current_owner_id,
+        "Owner": asset.owner_name,
+        "OpenTickets": asset.open_ticket_count,
+    }
+
+
+def _no_device(query: str) -> str:
+    return f"No device with tag or serial “{query}” in Incident IQ."
+
+
+def _several_devices(query: str, assets: list[Asset]) -> str:
+    lines = [f"{len(assets)} devices match “{query}”:"]
+    rows = [
+        [
+            a.asset_tag or "-",
+            f"serial {a.serial_number or '-'}",
+            a.model_name or "-",
+            a.owner_name or ("no owner" if not a.current_owner_id else "owned"),
+        ]
+        for a in assets
+    ]
+    lines += ["  " + line for line in _table(rows)]
+    return "\n".join(lines)
+
+
+async def _one_device(s: Session, query: str) -> Asset:
+    """The one device `query` names, read fresh (lookups come from a lagging index)."""
+    assets = (await s.service.find_device(query)).assets
+    if not assets:
+        raise CommandError(_no_device(query), EXIT_NOT_FOUND)
+    if len(assets) > 1:
+        raise CommandError(
+            _several_devices(query, assets) + "\nUse the serial number to pick one.",
+            EXIT_SEVERAL,
+        )
+    return await s.service.refresh(assets[0])
+
+
+# --- user ------------------------------------------------------------------------------------
+
+USER_SEARCH_LIMIT = 50
+
+
+async def cmd_user(s: Session) -> int:
+    query = s.args.query
+    people = await s.client.search_users(query, limit=USER_SEARCH_LIMIT)
+    if s.out.json_mode:
+        s.out.data([_person_json(p) for p in people])
+    if not people:
+        s.out.error(_no_one(query))
+        return EXIT_NOT_FOUND
+    if not s.out.json_mode:
+        s.out.say("\n".join(_table([_person_row(p) for p in people])))
+        if len(people) >= USER_SEARCH_LIMIT:
+            s.out.say(f"(first {USER_SEARCH_LIMIT} shown: search for something more specific)")
+    return EXIT_OK
+
+
+def _no_one(query: str) -> str:
+    return f"No one matches “{query}”. New students can take a day or two to appear in Incident IQ."
+
+
+def _person_row(person: Person) -> list[str]:
+    marks = []
+    if person.is_deleted:
+        marks.append("DELETED")
+    elif not person.is_active:
+        marks.append("INACTIVE")
+    return [
+        person.display_name,
+        f"grade {person.grade}" if person.grade else "",
+        f"ID {person.school_id_number}" if person.school_id_number else "",
+        person.role_label or "",
+        person.username or person.email or "",
+        *marks,
+    ]
+
+
+def _person_json(person: Person) -> dict[str, Any]:
+    return {
+        "UserId": person.user_id,
+        "Name": person.display_name,
+        "SchoolIdNumber": person.school_id_number,
+        "Grade": person.grade,
+        "Email": person.email,
+        "Username": person.username,
+        "Role": person.role_label,
+        "IsActive": person.is_active,
+        "IsDeleted": person.is_deleted,
+    }
+
+
+async def _one_person(s: Session, text: str) -> Person:
+    """The person whose school ID number, email, username or UserId is exactly `text`."""
+    match = await s.service.find_person(text)
+    if match.exact is not None:
+        return match.exact
+    if match.ambiguous_exact:
+        rows = _table([[*_person_row(p), p.user_id] for p in match.candidates])
+        raise CommandError(
+            f"{len(match.candidates)} people have “{text}” as their ID, email or username:\n"
+            + "\n".join("  " + r for r in rows)
+            + "\nUse the UserId to pick one.",
+            EXIT_SEVERAL,
+        )
+    message = f"No one has the school ID number, email or username “{text}”."
+    if match.candidates:
+        shown = match.candidates[:5]
+        rows = _table([_person_row(p) for p in shown])
+        message += "\nDid you mean:\n" + "\n".join("  " + r for r in rows)
+        message += "\nGive their school ID number, email or username with --to."
+    else:
+        message += " New students can take a day or two to appear in Incident IQ."
+    raise CommandError(message, EXIT_NOT_FOUND)
+
+
+# --- checkout -------------------------------------------------------------------------------
+
+
+async def cmd_checkout(s: Session) -> int:
+    asset = await _one_device(s, s.args.tag)
+    person = await _one_person(s, s.args.to)
+    prepared = await s.service.prepare_checkout(asset, person)
+    check = prepared.check
+    if not check.allowed:
+        raise CommandError(f"{check.refusal}\nNothing was changed.")
+    if check.from_owner is not None:
+        plan = (
+            f"Transfer {asset.label} from {check.from_owner.display_name} to {person_line(person)}"
+        )
+    else:
+        plan = f"Give {asset.label} to {person_line(person)}"
+    _show_plan(s.out, plan, check.warnings)
+    _confirm(s)
+    change = s.service.checkout_change(prepared)
+    result = await _apply(s, change)
+    if result.change.state is ChangeState.DONE:
+        s.out.say(f"{person.display_name} now has {change.asset_tag}.")
+    return _finish(s, result)
+
+
+# --- checkin ----------------------------------------------------------------------------------
+
+
+async def cmd_checkin(s: Session) -> int:
+    asset = await _one_device(s, s.args.tag)
+    condition = Condition(s.args.condition)
+    returned_by = None
+    if asset.current_owner_id is None and condition is not Condition.GOOD:
+        # A repair ticket needs a person: with no owner, the token's user files it.
+        returned_by = (await s.client.login()).user_id
+    change = await s.service.checkin_change(
+        asset,
+        condition=condition,
+        charger_returned=None if s.args.charger is None else s.args.charger == "yes",
+        note=s.args.note,
+        returned_by=returned_by,
+    )
+    policy = s.service.checkin_policy
+    warnings = []
+    no_owner = check_checkin(asset)
+    if no_owner:
+        warnings.append(no_owner)
+        plan = f"Check in {asset.label}"
+    else:
+        owner = person_line(asset.owner) if asset.owner else "another person"
+        plan = f"Check in {asset.label} from {owner}"
+    details = [f"condition {condition.value}"]
+    status = policy.repair_status_name if condition is not Condition.GOOD else policy.status_name
+    if status:
+        details.append(f"status “{status}”")
+    if change.location_id:
+        details.append("location as configured")
+    if change.ticket:
+        details.append("a repair ticket is filed")
+    _show_plan(s.out, f"{plan} ({', '.join(details)})", warnings)
+    _confirm(s)
+    result = await _apply(s, change)
+    if result.change.state is ChangeState.DONE:
+        who = f" from {change.from_owner_name}" if change.from_owner_name else ""
+        s.out.say(f"{change.asset_tag} checked in{who}.")
+        if change.ticket_number or change.ticket_id:
+            s.out.say(f"Repair ticket #{change.ticket_number or change.ticket_id} filed.")
+    return _finish(s, result)
+
+
+# --- shared by the changing verbs ---------------------------------------------------------
+
+
+def _show_plan(out: Output, plan: str, warnings: list[str]) -> None:
+    out.say(plan)
+    for warning in warnings:
+        out.say(f"  Warning: {warning}")
+
+
+def _confirm(s: Session) -> None:
+    """Ask before changing anything, unless --yes. Raises CommandError when not confirmed."""
+    if s.args.yes:
+        return
+    if not _stdin_is_tty():
+        raise CommandError(
+            "Not confirmed: add --yes to confirm without a terminal. Nothing was changed."
+        )
+    # A blocking read on the loop is fine here: the command line has nothing else running,
+    # and Ctrl+C interrupts it (a read in a worker thread would outlive the loop).
+    print("Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except EOFError:
+        answer = ""
+    if answer.strip().casefold() not in ("y", "yes"):
+        raise CommandError("Cancelled. Nothing was changed.")
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+async def _apply(s: Session, change: Change) -> ApplyResult:
+    """Apply, and try again while the change is pending after a transient failure."""
+    result = await s.service.apply(change)
+    for delay in APPLY_RETRY_DELAYS:
+        if result.change.state is not ChangeState.PENDING:
+            break
+        wait = delay
+        if isinstance(result.error, RateLimitedError) and result.error.retry_after is not None:
+            wait = max(delay, min(result.error.retry_after, MAX_RETRY_AFTER))
+        log.info(
+            "change %s still pending (%s); trying again in %.1f s",
+            change.id,
+            result.change.last_error,
+            wait,
+        )
+        await asyncio.sleep(wait)
+        result = await s.service.apply(change)
+    return result
+
+
+def _finish(s: Session, result: ApplyResult) -> int:
+    change = result.change
+    if s.out.json_mode:
+        s.out.data(_change_json(change))
+    if change.state is ChangeState.DONE:
+        return EXIT_OK
+    network = isinstance(result.error, NetworkError)
+    if change.state is ChangeState.PENDING:
+        s.out.error(
+            f"Not confirmed: {change.last_error} Check {change.asset_tag} in Incident IQ "
+            "before trying again."
+        )
+    else:  # CONFLICT or FAILED: the message names the owners or Incident IQ's answer
+        s.out.error(change.last_error or f"{change.description} failed.")
+    return EXIT_NETWORK if network else EXIT_API
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "Id": change.id,
+        "Kind": change.kind.value,
+        "State": change.state.value,
+        "AssetId": change.asset_id,
+        "AssetTag": change.asset_tag,
+        "FromOwnerId": change.from_owner_id,
+        "FromOwner": change.from_owner_name,
+        "ToOwnerId": change.to_owner_id,
+        "ToOwner": change.to_owner_name,
+        "Condition": change.condition.value if change.condition else None,
+        "TicketId": change.ticket_id,
+        "TicketNumber": change.ticket_number,
+        "Attempts": change.attempts,
+        "Error": change.last_error,
+    }
+
+
+# --- token ----------------------------------------------------------------------------------
+
+
+def cmd_token_set(args: argparse.Namespace, out: Output) -> int:
+    from kiosk.config import store_token
+
+    if args.demo:
+        raise CommandError("Demo mode needs no token: 'token set' stores a district's token.")
+    settings = load_settings(config=args.config)
+    setup_logging(settings.data_dir, verbose=args.verbose)
+    if _stdin_is_tty():
+        token = getpass.getpass("Incident IQ API token (input is not shown): ")
+    else:
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        raise CommandError("No token given: paste the token from Admin > Developer Tools.")
+    store_token(settings, token)
+    out.say(
+        f"Token stored in the keyring for {keyring_account(settings)}. "
+        "Test it with 'iiq-kiosk token check'."
+    )
+    return EXIT_OK
+
+
+async def cmd_token_check(s: Session) -> int:
+    login = await s.client.login()
+    user = login.user.display_name if login.user else None
+    if s.out.json_mode:
+        s.out.data(
+            {
+                "Url": s.client.base_url,
+                "SiteId": login.site_id,
+                "UserId": login.user_id,
+                "UserName": user,
+            }
+        )
+    else:
+        s.out.say(f"Connected to {s.client.base_url}")
+        s.out.say(f"  Site id: {login.site_id or '-'}")
+        s.out.say(f"  Token of: {user or login.user_id or 'unknown user'}")
+    expected = s.settings.iiq.site_id
+    if login.site_id and expected and login.site_id.casefold() != expected.casefold():
+        s.out.error(
+            f"Warning: the token belongs to site {login.site_id}, but the kiosk is set to "
+            f"{expected} (IIQ_SITE_ID / [iiq] site_id)."
+        )
+    return EXIT_OK
+
+
+# --- sim ------------------------------------------------------------------------------------
+
+
+def cmd_sim(args: argparse.Namespace, out: Output) -> int:
+    from kiosk.simulator import serve_forever
+
+    setup_logging(None, verbose=args.verbose)
+    try:
+        serve_forever(host=args.host, port=args.port, seed=args.seed, latency_ms=args.latency_ms)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except KeyboardInterrupt:  # serve_forever handles it; this is a Ctrl+C during start-up
+        pass
+    return EXIT_OK
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows as lines with aligned columns (empty columns are kept, trailing blanks cut)."""
+    if not rows:
+        return []
+    width = max(len(r) for r in rows)
+    padded = [r + [""] * (width - len(r)) for r in rows]
+    sizes = [max(len(r[i]) for r in padded) for i in range(width)]
+    return ["  ".join(c.ljust(sizes[i]) for i, c in enumerate(r)).rstrip() for r in padded]
+
+
+#: Verbs that talk to Incident IQ: run inside a session with a client.
+ONLINE_VERBS: dict[str, OnlineVerb] = {
+    "asset": cmd_asset,
+    "user": cmd_user,
+    "checkout": cmd_checkout,
+    "checkin": cmd_checkin,
+    "token check": cmd_token_check,
+}
+#: Verbs that do not (or bring their own server).
+LOCAL_VERBS: dict[str, LocalVerb] = {
+    "sim": cmd_sim,
+    "token set": cmd_token_set,
+}

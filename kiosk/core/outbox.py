@@ -1,0 +1,331 @@
+"""The outbox: confirmed changes that are not yet known to be applied, and the sender that
+keeps trying them until they are.
+
+Order of events for every change, and why nothing is lost or done twice:
+1. `submit` records the change in the journal (durable on disk) before anything is sent;
+   a crash from here on cannot lose it, a crash before it means it was never confirmed.
+2. Before each try the journal is told that a try is starting (`attempts` + 1), so a check-in
+   that files a repair ticket knows after a crash that an earlier try may have filed it.
+3. `ChangeService.apply` re-reads the asset first: a change that already arrived (reply lost,
+   process killed after sending) is marked done without sending it again; a device whose
+   owner changed elsewhere becomes a conflict and is never forced.
+4. The outcome is written to the journal. A change still pending waits for its next try:
+   exponential backoff with jitter, `Retry-After` when Incident IQ asks for it, at most one
+   try per `min_interval_s` overall, and changes to the same device strictly in order.
+After a restart, `load` picks up every pending change from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kiosk.core.changes import ApplyResult, Change, ChangeState
+from kiosk.core.journal import AsyncJournal, JournalEntry
+from kiosk.iiq.errors import IIQError, NetworkError, RateLimitedError
+
+log = logging.getLogger(__name__)
+
+ApplyFunc = Callable[[Change], Awaitable[ApplyResult]]
+Listener = Callable[[Change], None]
+
+_ATTENTION = (ChangeState.CONFLICT, ChangeState.FAILED)
+
+
+class Outbox:
+    """Sends confirmed changes exactly once, now or later. One per journal and process.
+
+    `apply` is `ChangeService.apply` (or `TransactionService.apply`): it must re-read before
+    sending, as that is what makes repeating a change safe.
+    """
+
+    def __init__(
+        self,
+        journal: AsyncJournal,
+        apply: ApplyFunc,
+        *,
+        min_interval_s: float = 0.2,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        settle_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`settle_s`: after a timeout the request may still be running at Incident IQ; the
+        change is not tried again (re-read, maybe re-sent) before this many seconds."""
+        self._journal = journal
+        self._apply = apply
+        self.min_interval_s = min_interval_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.settle_s = settle_s
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._pending: dict[str, Change] = {}  # oldest first
+        self._next_at: dict[str, float] = {}  # change id -> earliest next try
+        self._busy: set[str] = set()  # asset ids with a try under way
+        self._attention = 0
+        self._fail_streak = 0
+        self._backoff_until = 0.0  # after failures: Incident IQ or the network is down
+        self._retry_after_until = 0.0  # Incident IQ asked us to wait (429 Retry-After)
+        self._last_try = float("-inf")
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._load_lock = asyncio.Lock()
+        self._loaded = False
+        self._running = False
+        #: The error of the last try that did not get through; None after a success.
+        self.last_error: IIQError | None = None
+
+    # --- what the window shows ---------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> Callable[[], None]:
+        """Call `callback(change)` whenever a change is recorded or tried; returns a function
+        that removes it. Called on the event loop; keep it short."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def counts(self) -> dict[str, int]:
+        """`pending`: saved, will be sent; `attention`: conflicts and failures to resolve."""
+        return {"pending": len(self._pending), "attention": self._attention}
+
+    @property
+    def pending_changes(self) -> list[Change]:
+        return list(self._pending.values())
+
+    @property
+    def offline(self) -> bool:
+        """The last try could not reach Incident IQ."""
+        return isinstance(self.last_error, NetworkError)
+
+    # --- use -------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Pick up what an earlier run left pending. Safe to call more than once."""
+        async with self._load_lock:
+            if self._loaded:
+                return
+            for change in await self._journal.pending():
+                self._pending.setdefault(change.id, change)
+            self._attention = (await self._journal.counts())["attention"]
+            self._loaded = True
+            if self._pending:
+                self._empty.clear()
+                log.info("outbox: %d changes pending from an earlier run", len(self._pending))
+                self._wake.set()
+
+    async def submit(self, change: Change) -> ApplyResult:
+        """Record a confirmed change, then try it at once unless an older change to the same
+        device is still waiting (or Incident IQ asked us to wait). A result in state PENDING
+        means "saved, will be sent". Raises when it cannot be recorded: then nothing was
+        sent and the operator must be told it was not saved."""
+        if change.state is not ChangeState.PENDING:
+            raise ValueError(f"change {change.id} is {change.state.value}, not pending")
+        await self.load()
+        await self._journal.record(change)
+        self._pending[change.id] = change
+        self._empty.clear()
+        self._notify(change)
+        if self._blocked(change) or self._clock() < self._retry_after_until:
+            self._wake.set()
+            return ApplyResult(change)
+        try:
+            return await self._try(change)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # It is recorded, so it is saved: the sender tries it again later.
+            log.exception("outbox: could not process change %s", change.id)
+            self._next_at[change.id] = self._clock() + self.backoff_max_s
+            self._wake.set()
+            return ApplyResult(change)
+
+    def nudge(self) -> None:
+        """Try everything now (the network is back, or "send now" was pressed); a wait that
+        Incident IQ asked for (Retry-After) is still honoured."""
+        self._next_at.clear()
+        self._backoff_until = 0.0
+        self._fail_streak = 0
+        self._wake.set()
+
+    async def resolve(self, change_id: str, note: str | None = None) -> JournalEntry:
+        """An operator settled a conflict or failure by hand."""
+        entry = await self._journal.resolve(change_id, note)
+        self._attention = max(0, self._attention - 1)
+        self._notify(entry.change)
+        return entry
+
+    async def run(self) -> None:
+        """The background sender; runs until cancelled. Start it once and keep the task."""
+        if self._running:
+            raise RuntimeError("the outbox sender is already running")
+        self._running = True
+        try:
+            await self.load()
+            while True:
+                self._wake.clear()
+                change, wait = self._next_due()
+                if change is None:
+                    await self._wait(wait)
+                    continue
+                try:
+                    await self._try(change)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The journal could not be written (disk full, file locked...). The
+                    # change stays pending; try again later rather than stop sending.
+                    log.exception("outbox: could not process change %s", change.id)
+                    self._next_at[change.id] = self._clock() + self.backoff_max_s
+        finally:
+            self._running = False
+
+    async def drain(self, timeout_s: float) -> dict[str, int]:
+        """Send what is pending now, until nothing is left or `timeout_s` passed (the
+        command line's `outbox --send`). Returns `counts()`."""
+        await self.load()
+        self.nudge()
+        task = None if self._running else asyncio.create_task(self.run(), name="outbox-drain")
+        try:
+            waiter = asyncio.create_task(self._empty.wait())
+            watched: set[asyncio.Future[Any]] = {waiter} | ({task} if task else set())
+            await asyncio.wait(watched, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if task is not None and task.done() and not task.cancelled():
+                task.result()  # the sender failed: say why
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return self.counts()
+
+    # --- the sender ------------------------------------------------------------------
+
+    def _blocked(self, change: Change) -> bool:
+        """An older change to the same device is still pending, or one is being tried."""
+        if change.asset_id in self._busy:
+            return True
+        for other in self._pending.values():
+            if other is change:
+                return False
+            if other.asset_id == change.asset_id:
+                return True
+        return False
+
+    def _next_due(self) -> tuple[Change | None, float | None]:
+        """The oldest change that may be tried now, or how long until one may."""
+        now = self._clock()
+        gate = max(
+            self._retry_after_until, self._backoff_until, self._last_try + self.min_interval_s
+        )
+        seen: set[str] = set()
+        soonest: float | None = None
+        for change in self._pending.values():
+            if change.asset_id in seen:
+                continue  # only the oldest change per device may go
+            seen.add(change.asset_id)
+            if change.asset_id in self._busy:
+                continue
+            due = max(gate, self._next_at.get(change.id, 0.0))
+            if due <= now:
+                return change, None
+            soonest = due if soonest is None else min(soonest, due)
+        return None, None if soonest is None else soonest - now
+
+    async def _wait(self, seconds: float | None) -> None:
+        waiter = asyncio.ensure_future(self._wake.wait())
+        waits: set[asyncio.Future[Any]] = {waiter}
+        if seconds is not None:
+            waits.add(asyncio.ensure_future(self._sleep(max(seconds, 0.0))))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in waits:
+                future.cancel()
+
+    async def _try(self, change: Change) -> ApplyResult:
+        self._busy.add(change.asset_id)
+        self._last_try = self._clock()
+        try:
+            # Durable note that a try is starting: after a crash the next try knows that
+            # this one may have sent something (see ChangeService's ticket step).
+            started = Change.from_dict(change.to_dict())
+            started.attempts += 1
+            await self._journal.update(started)
+            try:
+                result = await self._apply(change)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A bug, not Incident IQ: keep the change, it is re-read before any repeat.
+                log.exception("outbox: applying change %s failed unexpectedly", change.id)
+                change.state = ChangeState.PENDING
+                change.last_error = f"Unexpected error ({type(exc).__name__}); will retry."
+                result = ApplyResult(change)
+            change.attempts = max(change.attempts, started.attempts)
+            await self._journal.update(change)
+        finally:
+            self._busy.discard(change.asset_id)
+        self._settle(result)
+        return result
+
+    def _settle(self, result: ApplyResult) -> None:
+        change, error = result.change, result.error
+        now = self._clock()
+        if change.state is ChangeState.PENDING:
+            self._fail_streak += 1
+            delay = self._backoff(change.attempts)
+            pause = self._backoff(self._fail_streak)
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)
+                self._retry_after_until = max(self._retry_after_until, now + error.retry_after)
+            elif isinstance(error, NetworkError) and error.timeout and error.request_sent:
+                delay = max(delay, self.settle_s)
+            self._next_at[change.id] = now + delay
+            self._backoff_until = max(self._backoff_until, now + pause)
+            self.last_error = error
+            log.info(
+                "outbox: %s %s still pending (try %d, %s); next try in %.2f s",
+                change.kind.value,
+                change.asset_tag,
+                change.attempts,
+                error.kind if error else "no error",
+                delay,
+            )
+        else:
+            self._pending.pop(change.id, None)
+            self._next_at.pop(change.id, None)
+            if change.state in _ATTENTION:
+                self._attention += 1
+            # Incident IQ answered: whatever was down is up again.
+            self._fail_streak = 0
+            self._backoff_until = 0.0
+            self.last_error = None
+            if not self._pending:
+                self._empty.set()
+        self._notify(change)
+        self._wake.set()
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential backoff with "equal jitter": between half and all of base * 2^(n-1)."""
+        ceiling = min(
+            self.backoff_max_s, self.backoff_base_s * 2.0 ** min(max(failures, 1) - 1, 30)
+        )
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _notify(self, change: Change) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(change)
+            except Exception:
+                log.exception("outbox listener %r failed", callback)
