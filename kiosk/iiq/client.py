@@ -49,6 +49,8 @@ from kiosk.iiq.models import (
 )
 
 log = logging.getLogger("kiosk.iiq")
+# httpx logs every request URL at INFO; person searches carry names in the URL.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 M = TypeVar("M", bound=BaseModel)
 TransferApi = Literal["checkout", "owner"]
@@ -466,14 +468,14 @@ class IIQClient:
             rows.extend(batch)
             if max_items is not None and len(rows) >= max_items:
                 return rows[:max_items]
-            if len(batch) < page_size:
-                return rows
             paging = reply.get("Paging") if isinstance(reply, dict) else None
-            if isinstance(paging, dict):
+            if isinstance(paging, dict) and paging.get("PageCount") is not None:
+                # Trust Paging over the page length: a server may cap $s below what we asked.
                 index = _int(paging.get("PageIndex"), page)
-                count = _int(paging.get("PageCount"), 0)
-                if index + 1 >= count:
+                if not batch or index + 1 >= _int(paging.get("PageCount"), 0):
                     return rows
+            elif len(batch) < page_size:
+                return rows
             page += 1
 
     async def _send(

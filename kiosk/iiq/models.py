@@ -29,6 +29,14 @@ class IIQModel(BaseModel):
         protected_namespaces=(),
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_missing(cls, data: Any) -> Any:
+        # Incident IQ sometimes sends null where it usually leaves a field out.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
 
 class NamedRef(IIQModel):
     name: str | None = None

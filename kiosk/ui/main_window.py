@@ -30,10 +30,10 @@ MODE_TITLES = {
 }
 MODE_KEYS = "F1 Check out   ·   F2 Check in   ·   F3 Look up"
 STATE_MARKS = {
-    "done": "✓",
+    "done": "✓ done",
     "pending": "⟳ waiting to send",
-    "conflict": "⚠ needs attention",
-    "failed": "✗ needs attention",
+    "conflict": "⚠ conflict: needs attention",
+    "failed": "✗ failed: needs attention",
 }
 
 
@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
         self.session_list = QListWidget()
         self.session_list.setObjectName("sessionList")
         self.session_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.session_list.setWordWrap(True)
+        self.session_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side = QVBoxLayout()
         side.addWidget(self.session_title)
         side.addWidget(self.session_list, 1)
@@ -167,13 +169,16 @@ class MainWindow(QMainWindow):
 
     def add_session_entry(self, key: str, text: str, state: str) -> None:
         """Add or update the line for change `key` in the "this session" list."""
-        line = f"{text}   {STATE_MARKS.get(state, state)}"
+        mark = STATE_MARKS.get(state, state)
         for row in range(self.session_list.count()):
             item = self.session_list.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == key:
-                item.setText(line)
+                when = item.data(Qt.ItemDataRole.UserRole + 1)
+                item.setText(f"{when}  {text}\n{mark}")
                 return
-        item = QListWidgetItem(line)
+        when = datetime.now().strftime("%H:%M")
+        item = QListWidgetItem(f"{when}  {text}\n{mark}")
+        item.setData(Qt.ItemDataRole.UserRole + 1, when)
         item.setData(Qt.ItemDataRole.UserRole, key)
         self.session_list.insertItem(0, item)
 

@@ -98,6 +98,7 @@ class DeviceCard(QFrame):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tag)
         layout.addLayout(grid)
+        layout.addStretch(1)
 
     def show_asset(self, asset: Asset) -> None:
         self.tag.setText(asset.asset_tag or "(no tag)")

@@ -217,19 +217,15 @@ def test_person_role_name_fallback() -> None:
     assert Person.model_validate({}).role_label is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an explicit null in a field with a non-None default (IsActive, HasOpenTickets, "
-    "Name of StatusType/Location/Room) fails validation, and one such row rejects the whole "
-    "list; null should be treated like a missing key",
-)
 def test_null_values_are_treated_as_missing() -> None:
     person = Person.model_validate({"UserId": "u", "IsActive": None, "IsDeleted": None})
     assert person.can_own_devices is True
     asset = Asset.model_validate({"AssetId": "a", "HasOpenTickets": None, "Owner": None})
     assert asset.open_ticket_count == 0
     assert Location.model_validate({"LocationId": "l", "Name": None}).name == ""
-    assert StatusType.model_validate({"AssetStatusTypeId": "s", "IsRetired": None}).is_retired is False
+    assert (
+        StatusType.model_validate({"AssetStatusTypeId": "s", "IsRetired": None}).is_retired is False
+    )
 
 
 def test_null_optional_fields_are_fine() -> None:
@@ -274,7 +270,12 @@ def test_status_location_room_login_ticket() -> None:
             "b1",
         ),
         (
-            {"CreatedDate": "d2", "ActivityTypeName": "t2", "Message": "x2", "CreatedBy": {"Name": "b2"}},
+            {
+                "CreatedDate": "d2",
+                "ActivityTypeName": "t2",
+                "Message": "x2",
+                "CreatedBy": {"Name": "b2"},
+            },
             "d2",
             "t2",
             "x2",

@@ -105,9 +105,7 @@ def call(
     **client_options: Any,
 ) -> Any:
     async def main() -> Any:
-        connection = Connection(
-            site_url=SITE, site_id=SITE_ID, token=TOKEN, product_id=product_id
-        )
+        connection = Connection(site_url=SITE, site_id=SITE_ID, token=TOKEN, product_id=product_id)
         async with IIQClient(
             connection,
             retry=retry or RetryPolicy(base_delay=0.01),
@@ -169,9 +167,7 @@ FAILURES: dict[str, tuple[Reply, type[IIQError], bool, bool]] = {
     ids=["asset", "assets_by_tag", "login", "transfer"],
 )
 def test_html_200_is_a_response_error_and_not_retried(action: Action) -> None:
-    server = Server(
-        httpx.Response(200, html="<html><body>Sign in to continue</body></html>")
-    )
+    server = Server(httpx.Response(200, html="<html><body>Sign in to continue</body></html>"))
     error = fails(server, action, ResponseError)
     assert error.status == 200
     assert error.detail.startswith("text/html")
@@ -395,11 +391,15 @@ def test_query_routes_are_retried_with_the_same_body() -> None:
 
 def test_connect_timeout_and_read_timeout_differ() -> None:
     connect = fails(
-        Server(httpx.ConnectTimeout), lambda c: c.asset("a-1"), NetworkError,
+        Server(httpx.ConnectTimeout),
+        lambda c: c.asset("a-1"),
+        NetworkError,
         retry=RetryPolicy(attempts=1),
     )
     read = fails(
-        Server(httpx.ReadTimeout), lambda c: c.asset("a-1"), NetworkError,
+        Server(httpx.ReadTimeout),
+        lambda c: c.asset("a-1"),
+        NetworkError,
         retry=RetryPolicy(attempts=1),
     )
     assert connect.timeout is True and read.timeout is True
@@ -440,9 +440,7 @@ def test_mutations_are_not_repeated_on_429(mutation: str) -> None:
 @pytest.mark.parametrize("failure", ["503", "read-timeout", "dropped"])
 def test_owner_route_transfer_is_sent_once(failure: str) -> None:
     server = Server(FAILURES[failure][0], ok())
-    fails(
-        server, lambda c: c.transfer("a-1", "u-2"), FAILURES[failure][1], transfer_api="owner"
-    )
+    fails(server, lambda c: c.transfer("a-1", "u-2"), FAILURES[failure][1], transfer_api="owner")
     assert server.paths == ["POST /api/v1.0/assets/a-1/owner"]
 
 
@@ -574,7 +572,11 @@ def test_transfer_falls_back_when_checkout_route_is_missing(
         "POST /api/v1.0/assets/a-1/owner",
         "POST /api/v1.0/assets/a-2/owner",
     ]
-    assert server.body(1) == {"OwnerId": "u-2", "UpdateAssetWithUserLocation": False, "Force": False}
+    assert server.body(1) == {
+        "OwnerId": "u-2",
+        "UpdateAssetWithUserLocation": False,
+        "Force": False,
+    }
     assert any("does not exist on this site" in r.getMessage() for r in caplog.records)
 
 
@@ -651,7 +653,9 @@ def test_update_asset_and_ticket_replies() -> None:
     assert server.body(0)["Assets"] == [{"AssetId": "a-1"}]
 
     server = Server(item({"TicketId": "t-2"}))
-    custom = TicketRequest(subject="s", description="d", for_user_id="u", asset_id="a", product_id="p")
+    custom = TicketRequest(
+        subject="s", description="d", for_user_id="u", asset_id="a", product_id="p"
+    )
     call(server, lambda c: c.create_ticket(custom))
     assert server.body(0)["ProductId"] == "p"
 
@@ -722,7 +726,9 @@ def paged(total: int, *, with_paging: bool = True) -> Callable[[httpx.Request], 
     def reply(request: httpx.Request) -> httpx.Response:
         size = int(request.url.params["$s"])
         index = int(request.url.params["$p"])
-        body: dict[str, Any] = {"Items": rows(max(0, min(size, total - index * size)), index * size)}
+        body: dict[str, Any] = {
+            "Items": rows(max(0, min(size, total - index * size)), index * size)
+        }
         if with_paging:
             body["Paging"] = {
                 "TotalRows": total,
@@ -760,11 +766,6 @@ def test_paging_stops_on_page_count_even_when_the_page_is_full() -> None:
     assert len(server.requests) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a page shorter than the requested $s ends the loop even when the server's "
-    "Paging (PageSize capped at 1000, PageCount 3) says more pages follow: rows are lost",
-)
 def test_paging_follows_page_count_when_the_server_caps_the_page_size() -> None:
     def capped(request: httpx.Request) -> httpx.Response:
         index = int(request.url.params["$p"])
@@ -839,10 +840,14 @@ ERROR_PATHS: list[tuple[list[Reply], Action]] = [
     ([status(401)], lambda c: c.login()),
     ([status(403)], lambda c: c.transfer("a-1", "u-2")),
     ([httpx.Response(404)], lambda c: c.asset("a-1")),
-    ([httpx.Response(400, json={"Message": "bad", "Errors": [{"Field": "F", "Message": "m"}]})],
-     lambda c: c.update_asset(ASSET, {})),
-    ([status(429, **{"Retry-After": "1"}), status(429, **{"Retry-After": "999"})],
-     lambda c: c.asset("a-1")),
+    (
+        [httpx.Response(400, json={"Message": "bad", "Errors": [{"Field": "F", "Message": "m"}]})],
+        lambda c: c.update_asset(ASSET, {}),
+    ),
+    (
+        [status(429, **{"Retry-After": "1"}), status(429, **{"Retry-After": "999"})],
+        lambda c: c.asset("a-1"),
+    ),
     ([status(503)], lambda c: c.assets_by_tag("CB-1")),
     ([status(500)], lambda c: c.create_ticket(TICKET)),
     ([status(302, Location="https://evil.example/")], lambda c: c.locations()),
@@ -928,11 +933,6 @@ def test_person_search_query_not_in_client_logs(
         assert not any(word in record.getMessage() for word in PRIVATE), record.getMessage()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: httpx's own logger writes 'HTTP Request: GET .../users/search/Ana%20Ruiz...' "
-    "at INFO, so a person search reaches the log whenever INFO is enabled",
-)
 def test_person_search_query_not_in_any_log_record(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     _search_everything([ok()])
