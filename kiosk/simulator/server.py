@@ -18,10 +18,13 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+import uvicorn.lifespan.off
+import uvicorn.loops.asyncio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kiosk.simulator.api import (
     API_PREFIX,
@@ -34,6 +37,10 @@ from kiosk.simulator.api import (
 from kiosk.simulator.demo import DEMO
 from kiosk.simulator.faults import Fault, FaultInjector
 from kiosk.simulator.state import SimState
+
+# uvicorn imports these by name at run time; importing them here lets freezing tools
+# (PyInstaller) find them.
+_RUNTIME_MODULES = (uvicorn.lifespan.off, uvicorn.loops.asyncio)
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
@@ -138,7 +145,7 @@ class Simulator:
         config = uvicorn.Config(
             self.app,
             loop="asyncio",
-            http="h11",
+            http=H11Protocol,  # the class, not "h11": frozen builds see the import
             ws="none",
             lifespan="off",
             log_config=None,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from kiosk.simulator import DEMO, Simulator
 
+TagLookup = Callable[[str], dict[str, Any]]
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$")
 
 
@@ -76,7 +79,7 @@ def test_readonly_token_reads_but_cannot_change(ro_api: httpx.Client, sim: Simul
         reply = ro_api.post(path, json=body)
         assert reply.status_code == 403, path
         assert reply.json()["StatusCode"] == 403
-    assert sim.state.asset(DEMO.assigned_asset_id)["OwnerId"] == DEMO.assigned_owner_id
+    assert sim.state.asset(DEMO.assigned_asset_id)["OwnerId"] == DEMO.assigned_owner_id  # type: ignore[index]
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -119,7 +122,7 @@ def test_single_item_envelope(api: httpx.Client) -> None:
     assert "Items" not in body
 
 
-def test_unassigned_asset_omits_owner_keys(tag_item) -> None:  # type: ignore[no-untyped-def]
+def test_unassigned_asset_omits_owner_keys(tag_item: TagLookup) -> None:
     asset = tag_item(DEMO.free_tag)
     for key in ("Owner", "OwnerId", "PreviousOwner", "Notes", "HasOpenTickets", "OpenTickets"):
         assert key not in asset
@@ -127,7 +130,7 @@ def test_unassigned_asset_omits_owner_keys(tag_item) -> None:  # type: ignore[no
     assert DATE.match(asset["ModifiedDate"])
 
 
-def test_free_asset_matches_the_demo_contract(tag_item) -> None:  # type: ignore[no-untyped-def]
+def test_free_asset_matches_the_demo_contract(tag_item: TagLookup) -> None:
     asset = tag_item(DEMO.free_tag)
     assert asset["AssetId"] == DEMO.free_asset_id
     assert asset["SerialNumber"] == DEMO.free_serial
@@ -138,7 +141,7 @@ def test_free_asset_matches_the_demo_contract(tag_item) -> None:  # type: ignore
     assert asset["Location"]["Name"] == "Roosevelt Middle School"
 
 
-def test_assigned_asset_carries_owner(tag_item) -> None:  # type: ignore[no-untyped-def]
+def test_assigned_asset_carries_owner(tag_item: TagLookup) -> None:
     asset = tag_item(DEMO.assigned_tag)
     assert asset["OwnerId"] == DEMO.assigned_owner_id
     owner = asset["Owner"]
@@ -148,14 +151,14 @@ def test_assigned_asset_carries_owner(tag_item) -> None:  # type: ignore[no-unty
     assert owner["RoleName"] == "Student"
 
 
-def test_broken_asset_has_open_ticket(tag_item) -> None:  # type: ignore[no-untyped-def]
+def test_broken_asset_has_open_ticket(tag_item: TagLookup) -> None:
     asset = tag_item(DEMO.broken_tag)
     assert asset["Status"]["Name"] == "Broken"
     assert asset["HasOpenTickets"] is True
     assert asset["OpenTickets"] == 1
 
 
-def test_retired_status_is_flagged(tag_item) -> None:  # type: ignore[no-untyped-def]
+def test_retired_status_is_flagged(tag_item: TagLookup) -> None:
     assert tag_item(DEMO.retired_tag)["Status"]["IsRetired"] is True
 
 
@@ -198,7 +201,11 @@ def test_encoded_slash_stays_inside_the_tag_segment(api: httpx.Client, sim: Simu
 def test_asset_by_unknown_id_is_404_json(api: httpx.Client) -> None:
     reply = api.get("/assets/00000000-0000-0000-0000-000000000000")
     assert reply.status_code == 404
-    assert reply.json() == {"StatusCode": 404, "Message": "Asset not found", "ErrorKey": "AssetNotFound"}
+    assert reply.json() == {
+        "StatusCode": 404,
+        "Message": "Asset not found",
+        "ErrorKey": "AssetNotFound",
+    }
 
 
 def test_ids_compare_case_insensitively(api: httpx.Client) -> None:

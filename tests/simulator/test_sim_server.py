@@ -111,7 +111,9 @@ def test_admin_routes(sim: Simulator) -> None:
         assert admin.get("/tickets").json()
         assert admin.get("/checkouts", params={"asset_id": DEMO.assigned_asset_id}).json()
 
-        reply = admin.post("/faults", json={"kind": "status", "status": 502, "path_contains": "/login"})
+        reply = admin.post(
+            "/faults", json={"kind": "status", "status": 502, "path_contains": "/login"}
+        )
         assert reply.status_code == 200
         assert admin.post("/faults", json={"kind": "nope"}).status_code == 400
         assert admin.get("/faults").json()["faults"][0]["status"] == 502
@@ -256,7 +258,7 @@ def test_another_seed_keeps_the_demo_records() -> None:
 # --------------------------------------------------------------------------- lifecycle
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "example.org", "::"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "example.org", "::"])  # noqa: S104
 def test_non_loopback_hosts_are_refused(host: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         Simulator(host=host)

@@ -141,7 +141,11 @@ def test_disabled_checkout_routes_look_like_unknown_routes(
     # The owner routes still work: that is the client's fallback.
     reply = api.post(
         f"/assets/{DEMO.free_asset_id}/owner",
-        json={"OwnerId": DEMO.student_user_id, "UpdateAssetWithUserLocation": False, "Force": False},
+        json={
+            "OwnerId": DEMO.student_user_id,
+            "UpdateAssetWithUserLocation": False,
+            "Force": False,
+        },
     )
     assert reply.status_code == 200
     sim.checkout_routes_enabled = True
@@ -209,7 +213,9 @@ def test_counts_stay_consistent_with_owners(api: httpx.Client, sim: Simulator) -
     checkout(api, DEMO.free_asset_id, DEMO.student_user_id)
     checkout(api, DEMO.assigned_asset_id, DEMO.student_user_id)
     with sim.state.lock:
-        owned = {a["AssetId"] for a in sim.state.assets.values() if a["OwnerId"] == DEMO.student_user_id}
+        owned = {
+            a["AssetId"] for a in sim.state.assets.values() if a["OwnerId"] == DEMO.student_user_id
+        }
         open_for = {
             c["AssetId"]
             for c in sim.state.checkouts
