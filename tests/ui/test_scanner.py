@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -44,9 +45,13 @@ class FakeClock:
         return self.now
 
 
+_made: list[ScannerFilter] = []
+
+
 def make_form(
     qtbot: QtBot, settings: ScanSettings | None = None, clock: FakeClock | None = None
 ) -> Form:
+    """A window with a focused line edit and a button, watched by a ScannerFilter."""
     window = QWidget()
     edit = QLineEdit(window)
     button = QPushButton("OK", window)
@@ -57,6 +62,7 @@ def make_form(
     scanner = (
         ScannerFilter(window, settings, clock=clock) if clock else ScannerFilter(window, settings)
     )
+    _made.append(scanner)
     scans: list[str] = []
     returns: list[str] = []
     scanner.scanned.connect(scans.append)
@@ -68,11 +74,19 @@ def make_form(
     return Form(window, edit, button, scanner, scans, returns)
 
 
+@pytest.fixture(autouse=True)
+def _remove_filters() -> Iterator[None]:
+    """Take every filter a test made off the application, even when the test failed."""
+    yield
+    while _made:
+        scanner = _made.pop()
+        if shiboken6.isValid(scanner):  # gone already if its window was deleted
+            scanner.remove()
+
+
 @pytest.fixture
-def form(qtbot: QtBot) -> Iterator[Form]:
-    f = make_form(qtbot)
-    yield f
-    f.scanner.remove()
+def form(qtbot: QtBot) -> Form:
+    return make_form(qtbot)
 
 
 def test_burst_with_enter_is_one_scan_and_never_reaches_the_line_edit(
@@ -120,7 +134,6 @@ def test_prefix_and_suffix_are_stripped(qtbot: QtBot) -> None:
         qtbot.keyClicks(f.edit, "]C1CB-004512/E")
         qtbot.keyClick(f.edit, Qt.Key.Key_Return)
     assert blocker.args == ["CB-004512"]
-    f.scanner.remove()
 
 
 def test_typing_then_a_scan_keeps_the_typing_and_routes_the_scan(qtbot: QtBot, form: Form) -> None:
@@ -143,7 +156,6 @@ def test_held_keys_keep_their_order_before_other_keys(qtbot: QtBot) -> None:
     qtbot.keyClick(f.edit, Qt.Key.Key_Return)
     assert f.returns == ["xz"]
     assert f.scans == []
-    f.scanner.remove()
 
 
 def test_injected_clock_decides_what_is_slow(qtbot: QtBot) -> None:
@@ -155,7 +167,6 @@ def test_injected_clock_decides_what_is_slow(qtbot: QtBot) -> None:
     clock.now += 0.2  # the last key is released by the timer once its pause is over
     qtbot.waitUntil(lambda: f.edit.text() == "ana", timeout=1000)
     assert f.scans == []
-    f.scanner.remove()
 
 
 def test_short_fast_code_with_enter_is_typed_entry(qtbot: QtBot, form: Form) -> None:
@@ -259,4 +270,3 @@ def test_enter_long_after_a_burst_is_an_ordinary_enter(qtbot: QtBot) -> None:
     qtbot.keyClick(f.edit, Qt.Key.Key_Return)
     assert f.scans == ["CB-004512"]
     assert f.returns == [""]  # the Enter reached the line edit after the scan
-    f.scanner.remove()
