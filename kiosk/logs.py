@@ -70,9 +70,6 @@ def setup_logging(
         root.removeHandler(handler)
         handler.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # httpx logs every URL at INFO, person searches included; the client logs what matters.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
     redactor = RedactSecrets()
     if console:

@@ -495,12 +495,15 @@ class IIQClient:
             except IIQError as exc:
                 delay = self._retry.delay(attempt, exc, self._rng) if safe else None
                 if delay is None:
+                    # A 404 is usually an answer the caller handles (not found, fallback).
+                    level = logging.INFO if isinstance(exc, NotFoundError) else logging.WARNING
+                    log.log(level, "%s %s failed: %s", method, _loggable(path), exc.detail)
                     raise
                 log.info(
                     "%s %s failed (%s); try %d in %.1f s",
                     method,
                     _loggable(path),
-                    exc.kind,
+                    exc.detail,
                     attempt + 1,
                     delay,
                 )
@@ -519,26 +522,23 @@ class IIQClient:
             response = await self._http.request(method, path, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            log.warning("%s %s timed out (%s)", method, _loggable(path), type(exc).__name__)
             raise NetworkError(
                 "Incident IQ did not answer in time. Check the network and try again.",
                 timeout=True,
                 request_sent=sent,
-                detail=type(exc).__name__,
+                detail=f"timed out ({type(exc).__name__})",
             ) from exc
         except httpx.ConnectError as exc:
-            log.warning("%s %s: cannot connect (%s)", method, _loggable(path), exc)
             raise NetworkError(
                 "Cannot reach Incident IQ. Check the network connection.",
                 request_sent=False,
-                detail=str(exc),
+                detail=f"cannot connect ({exc})",
             ) from exc
         except httpx.TransportError as exc:
-            log.warning("%s %s: connection failed (%r)", method, _loggable(path), exc)
             raise NetworkError(
                 "The connection to Incident IQ was interrupted. Check the network.",
                 request_sent=True,
-                detail=repr(exc),
+                detail=f"connection failed ({exc!r})",
             ) from exc
         status = response.status_code
         if log.isEnabledFor(logging.DEBUG):
@@ -669,8 +669,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 def _error_for(response: httpx.Response, method: str, path: str) -> IIQError:
     status = response.status_code
     server_message, is_json = _error_message_of(response)
-    detail = f"{method} {_loggable(path)} -> {status}: {response.text[:BODY_LOG_LIMIT]!r}"
-    log.warning("%s", detail)
+    detail = f"{status}: {response.text[:BODY_LOG_LIMIT]!r}"
     if status == 401:
         return AuthError(
             "Incident IQ did not accept the kiosk's API token (it may have expired or been "

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
 from kiosk import cli
-from kiosk.logs import setup_logging
 from kiosk.simulator import DEMO, Simulator
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    level = logging.getLogger().level
-    yield
-    setup_logging(None, console=False)  # removes the handlers main() installed
-    logging.getLogger().setLevel(level)
 
 
 @pytest.fixture

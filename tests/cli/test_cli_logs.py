@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from kiosk.logs import REDACTED, redact, setup_logging
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    level = logging.getLogger().level
-    yield
-    setup_logging(None, console=False)
-    logging.getLogger().setLevel(level)
 
 
 def test_redact_blanks_bearer_tokens_and_jwts() -> None:

@@ -405,8 +405,8 @@ def test_connect_timeout_and_read_timeout_differ() -> None:
     assert connect.timeout is True and read.timeout is True
     assert connect.request_sent is False
     assert read.request_sent is True
-    assert connect.detail == "ConnectTimeout"
-    assert read.detail == "ReadTimeout"
+    assert connect.detail == "timed out (ConnectTimeout)"
+    assert read.detail == "timed out (ReadTimeout)"
     assert "did not answer in time" in str(read)
 
 
@@ -489,7 +489,7 @@ def test_400_message_includes_the_server_text() -> None:
         "Subject: Subject is required; IssueId is unknown"
     )
     assert error.status == 400
-    assert error.detail.startswith("POST /tickets/new -> 400: ")
+    assert error.detail.startswith("400: ")
     assert "ValidationFailed" in error.detail
 
 
