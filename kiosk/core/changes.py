@@ -144,6 +144,11 @@ class ChangeService:
             asset = await self._client.asset(change.asset_id)
         except NotFoundError as exc:
             return self._failed(change, exc, None)
+        if asset.is_deleted:
+            gone = NotFoundError(
+                f"{change.asset_tag} was deleted in Incident IQ.", request_sent=False
+            )
+            return self._failed(change, gone, asset)
         if "owner" not in change.steps_done:
             if self.owner_applied(change, asset):
                 log.info("change %s: owner already as intended; nothing sent", change.id)
@@ -186,9 +191,11 @@ class ChangeService:
                 await self._client.set_status(change.asset_id, change.status_type_id)
             change.steps_done.append("status")
         if change.location_id and "location" not in change.steps_done:
-            wanted = {"LocationId": change.location_id}
-            if change.location_room_id:
-                wanted["LocationRoomId"] = change.location_room_id
+            # The room (cart) of the old location must not stay on the device.
+            wanted: dict[str, str | None] = {
+                "LocationId": change.location_id,
+                "LocationRoomId": change.location_room_id,
+            }
             if asset.location_id != change.location_id or (
                 change.location_room_id and asset.location_room_id != change.location_room_id
             ):

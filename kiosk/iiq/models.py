@@ -125,6 +125,7 @@ class Asset(IIQModel):
     has_open_tickets: bool = False
     open_tickets: Any = None
     modified_date: str | None = None
+    is_deleted: bool = False
 
     @model_validator(mode="before")
     @classmethod
