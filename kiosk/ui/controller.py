@@ -231,6 +231,7 @@ class KioskController(QObject):
         dialogs included. Changes still sending carry on and stay in the journal."""
         log.info("idle: clearing the screen")
         self.window.session_list.clear()
+        self.window.hide_toast()
         self.reset_to_ready()
 
     def acknowledge(self) -> None:
@@ -328,9 +329,13 @@ class KioskController(QObject):
 
     def _on_search_due(self) -> None:
         text = self.window.device.person_input.text().strip()
+        self._search_serial += 1  # whatever is still on its way is stale now
         if len(text) >= 2 and self.asset is not None:
-            self._search_serial += 1
             self._search.start(self._type_ahead(text, self._search_serial))
+        else:
+            self._search.cancel()
+            self.window.device.results.clear()
+            self.window.device.results_note.clear()
 
     def _on_result_activated(self, item: QListWidgetItem) -> None:
         person = item.data(Qt.ItemDataRole.UserRole)
@@ -643,6 +648,8 @@ class KioskController(QObject):
             if self.dialog is dialog:
                 self.dialog = None
             dialog.deleteLater()
+            # Kiosk shells may run with no window manager to hand focus back.
+            self.window.activateWindow()
 
     def _close_dialog(self) -> None:
         dialog, self.dialog = self.dialog, None

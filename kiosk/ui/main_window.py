@@ -167,6 +167,10 @@ class MainWindow(QMainWindow):
         self.toast.setVisible(True)
         self._toast_timer.start()
 
+    def hide_toast(self) -> None:
+        self._toast_timer.stop()
+        self.toast.setVisible(False)
+
     def add_session_entry(self, key: str, text: str, state: str) -> None:
         """Add or update the line for change `key` in the "this session" list."""
         mark = STATE_MARKS.get(state, state)

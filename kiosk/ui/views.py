@@ -171,11 +171,18 @@ class DevicePage(QWidget):
         layout.addLayout(person, 1)
 
     def set_mode(self, lookup: bool) -> None:
-        for widget in (self.person_input, self.results, self.results_note):
+        """Check-out asks for the person; look-up shows the history and takes the next tag
+        in the same field."""
+        for widget in (self.results, self.results_note):
             widget.setVisible(not lookup)
         self.activity_title.setVisible(lookup)
         self.activity.setVisible(lookup)
         self.prompt.setText("Scan another device" if lookup else "Scan ID card or type a name")
+        self.person_input.setPlaceholderText(
+            "Type another asset tag, then Enter"
+            if lookup
+            else "Student ID, email, username or name, then Enter"
+        )
 
     def show_activity(self, items: list[Activity]) -> None:
         self.activity.clear()
