@@ -23,7 +23,7 @@ os.environ.pop("IIQ_SITE_ID", None)
 os.environ.pop("IIQ_KIOSK_CONFIG", None)
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
-from kiosk.simulator import Simulator  # noqa: E402
+from kiosk.simulator import Simulator
 
 T = TypeVar("T")
 
@@ -45,7 +45,9 @@ def sim(_session_sim: Simulator) -> Iterator[Simulator]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path_factory.mktemp("kiosk-data")
     monkeypatch.setenv("IIQ_KIOSK_DATA", str(data))
     monkeypatch.delenv("IIQ_TOKEN", raising=False)

@@ -283,14 +283,15 @@ class Journal:
         return JournalEntry(entry.change, now, note, entry.purged_at)
 
     def purge_personal_data(self, older_than: timedelta, *, now: datetime | None = None) -> int:
-        """Blank names and notes in settled rows (done, or resolved by hand) last changed
-        more than `older_than` ago. Ids, tags, states and times stay. Returns the count."""
+        """Blank names and notes in settled rows (done, or resolved by hand) last changed or
+        resolved more than `older_than` ago. Ids, tags, states and times stay. Returns the count."""
         cutoff = utc_iso((now or datetime.now(UTC)) - older_than)
         stamp = utc_iso(now or datetime.now(UTC))
         purged = 0
         with self._transaction():
             rows = self._conn.execute(
-                "SELECT id, data FROM changes WHERE purged_at IS NULL AND updated_at < ? "
+                "SELECT id, data FROM changes WHERE purged_at IS NULL "
+                "AND max(updated_at, coalesce(resolved_at, '')) < ? "
                 "AND (state = ? OR resolved_at IS NOT NULL)",
                 (cutoff, ChangeState.DONE.value),
             ).fetchall()

@@ -9,7 +9,8 @@ Order of events for every change, and why nothing is lost or done twice:
 3. `ChangeService.apply` re-reads the asset first: a change that already arrived (reply lost,
    process killed after sending) is marked done without sending it again; a device whose
    owner changed elsewhere becomes a conflict and is never forced.
-4. The outcome is written to the journal. A change still pending waits for its next try:
+4. The outcome is written to the journal. A change still pending waits for its next try
+   (a refused token keeps changes pending too: it is the token that is wrong, not them):
    exponential backoff with jitter, `Retry-After` when Incident IQ asks for it, at most one
    try per `min_interval_s` overall, and changes to the same device strictly in order.
 After a restart, `load` picks up every pending change from the journal.
@@ -27,7 +28,7 @@ from typing import Any
 
 from kiosk.core.changes import ApplyResult, Change, ChangeState
 from kiosk.core.journal import AsyncJournal, JournalEntry
-from kiosk.iiq.errors import IIQError, NetworkError, RateLimitedError
+from kiosk.iiq.errors import AuthError, IIQError, NetworkError, RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class Outbox:
     async def resolve(self, change_id: str, note: str | None = None) -> JournalEntry:
         """An operator settled a conflict or failure by hand."""
         entry = await self._journal.resolve(change_id, note)
-        self._attention = max(0, self._attention - 1)
+        self._attention = (await self._journal.counts())["attention"]
         self._notify(entry.change)
         return entry
 
@@ -273,6 +274,10 @@ class Outbox:
                 change.last_error = f"Unexpected error ({type(exc).__name__}); will retry."
                 result = ApplyResult(change)
             change.attempts = max(change.attempts, started.attempts)
+            if change.state is ChangeState.FAILED and isinstance(result.error, AuthError):
+                # The token was refused: nothing is wrong with the change. Keep it for when
+                # IT has fixed the token, instead of asking someone to redo it by hand.
+                change.state = ChangeState.PENDING
             await self._journal.update(change)
         finally:
             self._busy.discard(change.asset_id)
@@ -291,6 +296,8 @@ class Outbox:
                 self._retry_after_until = max(self._retry_after_until, now + error.retry_after)
             elif isinstance(error, NetworkError) and error.timeout and error.request_sent:
                 delay = max(delay, self.settle_s)
+            elif isinstance(error, AuthError):
+                delay = pause = self.backoff_max_s
             self._next_at[change.id] = now + delay
             self._backoff_until = max(self._backoff_until, now + pause)
             self.last_error = error

@@ -49,9 +49,9 @@ def _say(*words: object) -> None:
     print(*words, flush=True)
 
 
-async def _worker(mode: str, journal_path: Path, plan_path: Path | None) -> None:
+async def _worker(mode: str, journal_path: Path, plan: list[dict[str, Any]]) -> None:
     # Imported here: the harness imports this module without needing the client.
-    from kiosk.core.changes import Change, ChangeService
+    from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeService, ChangeState
     from kiosk.core.journal import AsyncJournal
     from kiosk.core.outbox import Outbox
     from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
@@ -65,11 +65,30 @@ async def _worker(mode: str, journal_path: Path, plan_path: Path | None) -> None
     client = IIQClient(connection, retry=RetryPolicy(base_delay=0.01))
     service = ChangeService(client)
 
+    pause_after_sent = float(os.environ.get("CRASH_WORKER_PAUSE_AFTER_SENT") or 0)
+
     async def apply(change: Change) -> ApplyResult:
         _say("send", change.id)
         result = await service.apply(change)
         _say("sent", change.id, result.change.state.value)
+        if (
+            pause_after_sent and mode == "submit"
+        ):  # harness self-test: be killed before the journal update
+            await asyncio.sleep(pause_after_sent)
         return result
+
+    async def naive_apply(change: Change) -> ApplyResult:
+        # Harness self-test only: what a kiosk WITHOUT the re-read rule would do.
+        if change.kind is ChangeKind.CHECKOUT:
+            assert change.to_owner_id is not None
+            await client.transfer(change.asset_id, change.to_owner_id)
+        else:
+            await client.checkin(change.asset_id, owner_id=change.from_owner_id)
+        change.state = ChangeState.DONE
+        return ApplyResult(change)
+
+    if mode == "drain" and os.environ.get("CRASH_WORKER_NAIVE"):
+        apply = naive_apply
 
     journal = await AsyncJournal.open(journal_path)
     outbox = Outbox(journal, apply, **OUTBOX_SETTINGS)  # type: ignore[arg-type]
@@ -78,8 +97,6 @@ async def _worker(mode: str, journal_path: Path, plan_path: Path | None) -> None
             counts = await outbox.drain(60.0)
             _say("drained", json.dumps(counts))
             return
-        assert plan_path is not None
-        plan = json.loads(plan_path.read_text(encoding="utf-8"))
         await outbox.load()
         runner = asyncio.create_task(outbox.run())
         _say("ready")
@@ -102,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journal", type=Path, required=True)
     parser.add_argument("--plan", type=Path)
     args = parser.parse_args(argv)
-    asyncio.run(_worker(args.mode, args.journal, args.plan))
+    plan = json.loads(args.plan.read_text(encoding="utf-8")) if args.plan else []
+    asyncio.run(_worker(args.mode, args.journal, plan))
     return 0
 
 
@@ -212,9 +230,12 @@ def run_trial(
     n_assets: int = 6,
     fault_rate: float = 0.15,
     timeout_s: float = 90.0,
+    kill_on: str | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Trial:
     """One trial on a freshly reset simulator: submit, kill at a random event, drain,
-    check. The kill lands after a random number of reported events plus 0-3 ms."""
+    check. The kill lands after a random number of reported events plus 0-15 ms, or at the
+    first event `kill_on` (e.g. "sent") when given."""
     from kiosk.core.changes import ChangeState
     from kiosk.core.journal import Journal
 
@@ -231,7 +252,7 @@ def run_trial(
     journal_path = workdir / f"journal-{seed}.sqlite3"
     plan_path = workdir / f"plan-{seed}.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
-    env = _environment(sim)
+    env = _environment(sim) | (worker_env or {})
 
     # ready + (submit, send, sent, confirmed) per change, a few retries: aim anywhere.
     kill_after = rng.randint(1, 1 + 4 * len(plan) + 4)
@@ -257,8 +278,10 @@ def run_trial(
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line.strip())
-            if len(lines) >= kill_after:
-                time.sleep(rng.uniform(0, 0.003))
+            if (kill_on is None and len(lines) >= kill_after) or (
+                kill_on is not None and line.startswith(kill_on + " ")
+            ):
+                time.sleep(rng.uniform(0, 0.015))
                 proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
                 break
         rest, _ = proc.communicate()

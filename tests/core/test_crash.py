@@ -26,3 +26,23 @@ def test_killed_at_a_random_moment_loses_nothing_and_sends_nothing_twice(
     assert trial.wrong_state == [], trial
     assert trial.not_done == [], trial
     assert trial.recorded >= trial.confirmed
+
+
+def test_killed_after_the_change_arrived_before_it_was_marked_done(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """The one moment that matters most, made certain: the change reached Incident IQ, the
+    process dies before the journal says so. The next process re-reads and does not send."""
+    env = {"CRASH_WORKER_PAUSE_AFTER_SENT": "5"}
+    trial = run_trial(sim, tmp_path, 5, n_assets=3, fault_rate=0, kill_on="sent", worker_env=env)
+    assert trial.unconfirmed_applied == 1
+    assert trial.ok, trial
+
+
+def test_the_check_finds_a_change_sent_twice(sim: Simulator, tmp_path: Path) -> None:
+    """The same kill, with a second process that sends without re-reading first: the
+    harness must report the double (so the trials above can fail)."""
+    env = {"CRASH_WORKER_PAUSE_AFTER_SENT": "5", "CRASH_WORKER_NAIVE": "1"}
+    trial = run_trial(sim, tmp_path, 5, n_assets=3, fault_rate=0, kill_on="sent", worker_env=env)
+    assert trial.unconfirmed_applied == 1
+    assert len(trial.doubled) == 1
