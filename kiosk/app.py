@@ -26,11 +26,13 @@ def demo_examples() -> list[str]:
     from kiosk.simulator import DEMO
 
     return [
-        "Things to try (type them, then Enter):",
-        f"  {DEMO.free_tag}  a free Chromebook        {DEMO.assigned_tag}  one already assigned",
-        f"  {DEMO.duplicate_tag}  a tag on two devices     {DEMO.unknown_tag}  an unknown tag",
-        f"  then student ID {DEMO.student_id} (Ana Ruiz), or {DEMO.inactive_id} (an inactive "
-        f"student), or type a name such as “{DEMO.shared_name}”",
+        "Things to try (type one, then Enter):",
+        f"{DEMO.free_tag}   a free Chromebook",
+        f"{DEMO.assigned_tag}   one already assigned",
+        f"{DEMO.duplicate_tag}   a tag on two devices",
+        f"{DEMO.unknown_tag}   an unknown tag",
+        f"then {DEMO.student_id} (Ana Ruiz), {DEMO.inactive_id} (inactive), "
+        f"or a name: {DEMO.shared_name}",
     ]
 
 

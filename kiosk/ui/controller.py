@@ -511,13 +511,7 @@ class KioskController(QObject):
         try:
             result = await asyncio.wait_for(asyncio.shield(task), self._wait_for_send_s)
         except TimeoutError:
-            self._show(
-                feedback.queued(
-                    "Saved, will be sent",
-                    f"{change.description}: Incident IQ is slow to answer. The change is saved on "
-                    "this computer and is sent as soon as it can be.",
-                )
-            )
+            self._show(feedback.queued_change(change.description, None))
             return
         self._show_result(result, person)
 
@@ -543,13 +537,7 @@ class KioskController(QObject):
         elif change.state is ChangeState.PENDING:
             if isinstance(result.error, NetworkError):
                 self.set_online(False)
-            self._show(
-                feedback.queued(
-                    "Saved, will be sent",
-                    f"{change.description}: {result.error or 'Incident IQ did not confirm it'}. "
-                    "The change is saved on this computer and is sent as soon as it can be.",
-                )
-            )
+            self._show(feedback.queued_change(change.description, result.error))
         elif change.state is ChangeState.CONFLICT:
             self._show(
                 feedback.error(
@@ -588,7 +576,11 @@ class KioskController(QObject):
         device = self.window.device
         device.results.clear()
         for person in people:
-            item = QListWidgetItem(person_line(person))
+            details = [f"ID {person.school_id_number}" if person.school_id_number else ""]
+            details.append(f"grade {person.grade}" if person.grade else person.role_label or "")
+            item = QListWidgetItem(
+                f"{person.display_name}\n{'  ·  '.join(d for d in details if d)}".strip()
+            )
             item.setData(Qt.ItemDataRole.UserRole, person)
             device.results.addItem(item)
         if match is not None and match.ambiguous_exact:

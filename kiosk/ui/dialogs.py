@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFrame,
     QHBoxLayout,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.core.rules import TransferCheck, person_line
 from kiosk.iiq.models import Asset, Person
-from kiosk.ui.views import label
+from kiosk.ui.views import label, wrapping_list
 
 GUARD_MS = 500
 
@@ -41,11 +40,25 @@ class GuardedDialog(QDialog):
         self._guarded_buttons: list[QPushButton] = []
 
     def open(self) -> None:
+        self._fit_to_parent()
         super().open()
         if not self.armed:
             for button in self._guarded_buttons:
                 button.setEnabled(False)
             self._guard.start()
+
+    def _fit_to_parent(self) -> None:
+        """As wide as the kiosk allows (Qt would cap a dialog at 2/3 of the screen and
+        clip its text), as tall as the wrapped text needs."""
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        width = max(min(1200, parent.width() - 80), min(self.minimumWidth(), parent.width()))
+        layout = self.layout()
+        height = layout.totalHeightForWidth(width) if layout is not None else -1
+        if height <= 0:
+            height = self.sizeHint().height()
+        self.resize(width, min(height, parent.height() - 40))
 
     def _arm(self) -> None:
         self.armed = True
@@ -99,7 +112,7 @@ class ConfirmTransferDialog(GuardedDialog):
             sentence = f"Transfer {asset.label} from {owner.display_name} to {person_line(person)}?"
         else:
             sentence = f"Give {asset.label} to {person_line(person)}?"
-        self.sentence = label(sentence, "heading")
+        self.sentence = label(sentence, "confirmSentence")
 
         device_box = _box(
             "Device",
@@ -145,7 +158,7 @@ class ConfirmTransferDialog(GuardedDialog):
         layout.addWidget(self.warnings)
         layout.addSpacing(16)
         layout.addLayout(buttons)
-        self.setMinimumWidth(900)
+        self.setMinimumWidth(720)
 
 
 class DevicePickerDialog(GuardedDialog):
@@ -160,16 +173,14 @@ class DevicePickerDialog(GuardedDialog):
         self.assets = assets
         self.title = label(
             f"{len(assets)} devices have the tag or serial “{query}”. Which one is it?",
-            "heading",
+            "confirmSentence",
         )
-        self.list = QListWidget()
-        self.list.setObjectName("results")
+        self.list = wrapping_list("results")
         for asset in assets:
-            owner = asset.owner_name or "nobody"
             text = (
-                f"{asset.asset_tag}  ·  {asset.model_name or 'unknown model'}  ·  "
-                f"serial {asset.serial_number or 'none'}  ·  {asset.status_name or ''}  ·  "
-                f"with {owner}"
+                f"{asset.asset_tag}  ·  {asset.model_name or 'unknown model'}\n"
+                f"serial {asset.serial_number or 'none'}  ·  {asset.status_name or 'no status'}"
+                f"  ·  with {asset.owner_name or 'nobody'}"
             )
             self.list.addItem(QListWidgetItem(text))
         self.list.setCurrentRow(0)
@@ -186,7 +197,7 @@ class DevicePickerDialog(GuardedDialog):
         layout.addWidget(self.title)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        self.setMinimumSize(900, 480)
+        self.setMinimumSize(720, 420)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         if self.armed and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):

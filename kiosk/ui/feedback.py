@@ -52,6 +52,25 @@ def queued(title: str, message: str) -> Feedback:
     )
 
 
+def queued_change(description: str, reason: IIQError | None) -> Feedback:
+    """A confirmed change that Incident IQ has not confirmed yet: it waits in the outbox."""
+    if reason is None:
+        why = "Incident IQ is slow to answer"
+    elif isinstance(reason, NetworkError):
+        why = "Incident IQ cannot be reached right now"
+    elif isinstance(reason, RateLimitedError):
+        why = "Incident IQ asked the kiosk to slow down"
+    elif reason.status:
+        why = f"Incident IQ did not confirm it (error {reason.status})"
+    else:
+        why = "Incident IQ did not confirm it"
+    return queued(
+        "Saved, will be sent",
+        f"{description}. {why}. The change is saved on this computer and is sent "
+        "automatically, once.",
+    )
+
+
 def warning(title: str, message: str = "", hint: str = "Scan the next device.") -> Feedback:
     return Feedback("warning", title, message, hint)
 
@@ -82,10 +101,10 @@ def for_exception(exc: BaseException, *, doing: str) -> Feedback:
         return error(
             "Incident IQ refused the kiosk",
             str(exc),
-            "Please call IT: the kiosk's API token needs renewing. Nothing was changed.",
+            "The API token needs renewing by IT. Nothing was changed.",
         )
     if isinstance(exc, ForbiddenError):
-        return error("Not allowed", str(exc), "Please call IT. Nothing was changed.")
+        return error("Not allowed", str(exc), "Nothing was changed.")
     if isinstance(exc, NotFoundError):
         return error("Not found", f"Incident IQ could not find that while {doing}.")
     if isinstance(exc, RateLimitedError):

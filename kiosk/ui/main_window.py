@@ -13,7 +13,6 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
@@ -21,7 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.ui.views import DevicePage, NoticePage, ReadyPage, ResultPage, label, repolish
+from kiosk.ui.views import (
+    DevicePage,
+    NoticePage,
+    ReadyPage,
+    ResultPage,
+    label,
+    repolish,
+    wrapping_list,
+)
 
 MODE_TITLES = {
     "checkout": "CHECK OUT",
@@ -88,7 +95,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("iiq-kiosk" + (" (DEMO)" if demo else ""))
         self.demo_banner = label(
-            "DEMO: practice data from the built-in simulator, not your district's Incident IQ",
+            "DEMO · practice data, not your district's Incident IQ",
             "demoBanner",
         )
         self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -118,19 +125,16 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
 
         self.session_title = label("This session", "subheading")
-        self.session_list = QListWidget()
-        self.session_list.setObjectName("sessionList")
+        self.session_list = wrapping_list("sessionList")
         self.session_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.session_list.setWordWrap(True)
-        self.session_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side = QVBoxLayout()
         side.addWidget(self.session_title)
         side.addWidget(self.session_list, 1)
         side_widget = QWidget()
         side_widget.setObjectName("sessionPanel")
         side_widget.setLayout(side)
-        side_widget.setMinimumWidth(360)
-        side_widget.setMaximumWidth(520)
+        side_widget.setMinimumWidth(280)
+        side_widget.setMaximumWidth(480)
 
         body = QHBoxLayout()
         body.addWidget(self.stack, 3)
@@ -178,10 +182,10 @@ class MainWindow(QMainWindow):
             item = self.session_list.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 when = item.data(Qt.ItemDataRole.UserRole + 1)
-                item.setText(f"{when}  {text}\n{mark}")
+                item.setText(f"{mark}  {when}\n{text}")
                 return
         when = datetime.now().strftime("%H:%M")
-        item = QListWidgetItem(f"{when}  {text}\n{mark}")
+        item = QListWidgetItem(f"{mark}  {when}\n{text}")
         item.setData(Qt.ItemDataRole.UserRole + 1, when)
         item.setData(Qt.ItemDataRole.UserRole, key)
         self.session_list.insertItem(0, item)

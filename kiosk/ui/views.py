@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListView,
     QListWidget,
     QPushButton,
     QSizePolicy,
@@ -32,6 +33,18 @@ def label(text: str = "", name: str | None = None, *, wrap: bool = True) -> QLab
         widget.setObjectName(name)
     widget.setWordWrap(wrap)
     widget.setTextFormat(Qt.TextFormat.PlainText)
+    return widget
+
+
+def wrapping_list(name: str) -> QListWidget:
+    """A list whose long lines wrap instead of hiding behind a horizontal scroll bar: the
+    end of a line (an ID number, a state) is often what tells two rows apart."""
+    widget = QListWidget()
+    widget.setObjectName(name)
+    widget.setWordWrap(True)
+    widget.setTextElideMode(Qt.TextElideMode.ElideNone)
+    widget.setResizeMode(QListView.ResizeMode.Adjust)
+    widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return widget
 
 
@@ -144,18 +157,15 @@ class DevicePage(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.card = DeviceCard()
-        self.prompt = label("Scan ID card or type a name", "prompt")
+        self.prompt = label("Scan ID card or type a name", "stepPrompt")
         self.person_input = QLineEdit()
         self.person_input.setObjectName("personInput")
         self.person_input.setPlaceholderText("Student ID, email, username or name, then Enter")
         self.person_input.setMaxLength(100)
-        self.results = QListWidget()
-        self.results.setObjectName("results")
-        self.results.setUniformItemSizes(True)
+        self.results = wrapping_list("results")
         self.results_note = label("", "detail")
         self.activity_title = label("Recent activity", "subheading")
-        self.activity = QListWidget()
-        self.activity.setObjectName("activity")
+        self.activity = wrapping_list("activity")
         self.activity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         person = QVBoxLayout()

@@ -290,7 +290,7 @@ def test_failed_send_is_saved_for_later(qtbot: QtBot, k: Any, sim: Simulator) ->
     assert k.window.result.kind == "queued"
     texts = k.texts()
     assert "Give CB-004512 to Ana Ruiz" in texts
-    assert "sent as soon as it can be" in texts
+    assert "saved on this computer and is sent automatically, once" in texts
     assert k.sounds.played == ["queued"]
     assert "now has" not in visible_text(k)
     assert k.window.status.count.text() == "This session: 1"

@@ -31,8 +31,8 @@ from kiosk.ui.dialogs import ConfirmTransferDialog, DevicePickerDialog
 
 SEARCH = "/users/search/"
 JORDANS = [
-    "Jordan Smith, grade 05, ID 204600",
-    "Jordan Smith, grade 09, ID 204601",
+    "Jordan Smith\nID 204600  ·  grade 05",
+    "Jordan Smith\nID 204601  ·  grade 09",
 ]
 
 
