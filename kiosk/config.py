@@ -19,6 +19,7 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kiosk.core.journal import default_path as default_journal_path
 from kiosk.core.scan import ScanSettings
 from kiosk.core.transactions import CheckinPolicy
 from kiosk.iiq.client import Connection, api_base
@@ -75,6 +76,14 @@ class TicketSettings(_Section):
     wizard_category_id: str | None = None
 
 
+class JournalSettings(_Section):
+    #: After this many days, names and notes are blanked in finished journal rows; ids,
+    #: tags, states and times stay for the audit.
+    retention_days: int = Field(365, ge=1, le=3650)
+    #: The outbox's bounded request rate: at least this long between two sends.
+    min_interval_s: float = Field(0.2, ge=0.0, le=60.0)
+
+
 class Settings(_Section):
     version: int = CONFIG_VERSION
     iiq: IIQSettings = IIQSettings()
@@ -82,11 +91,16 @@ class Settings(_Section):
     scanner: ScanSettings = ScanSettings()
     checkin: CheckinSettings = CheckinSettings()
     tickets: TicketSettings = TicketSettings()
+    journal: JournalSettings = JournalSettings()
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path(APP_NAME, appauthor=False)
     )
     #: Where the settings came from, for `iiq-kiosk config` and the log; not a setting.
     source: str = "defaults"
+
+    @property
+    def journal_path(self) -> Path:
+        return default_journal_path(self.data_dir)
 
     def checkin_policy(self) -> CheckinPolicy:
         return CheckinPolicy(
