@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -67,9 +68,10 @@ def run_gui(*, demo: bool = False, windowed: bool = False, config: str | None = 
     app.setApplicationName("iiq-kiosk")
     app.setQuitOnLastWindowClosed(False)
     try:
-        return qasync.run(
+        code: int = qasync.run(
             _main(app, settings, token, demo=demo, windowed=windowed, problem=problem)
         )
+        return code
     finally:
         if sim is not None:
             sim.stop()
@@ -84,6 +86,9 @@ async def _main(
     windowed: bool,
     problem: str | None,
 ) -> int:
+    from kiosk.core.changes import Change
+    from kiosk.core.journal import AsyncJournal, JournalLockedError
+    from kiosk.core.outbox import Outbox
     from kiosk.core.transactions import TransactionService
     from kiosk.iiq.client import IIQClient
     from kiosk.resources import resource_path
@@ -97,13 +102,29 @@ async def _main(
     window = MainWindow(station=settings.station.name, demo=demo)
     sounds = SoundPlayer(muted=not settings.station.sound)
 
-    if problem is not None:
-        # Not set up: say what to set, and nothing else (no scan can do anything yet).
-        window.notice.show_notice("The kiosk is not set up yet", problem)
+    windowed = windowed or not settings.station.fullscreen
+
+    async def only_notice(title: str, message: str) -> int:
+        """A station that cannot work says why, and nothing else, until it is closed."""
+        window.notice.show_notice(title, message)
         window.stack.setCurrentWidget(window.notice)
-        _show(window, windowed or not settings.station.fullscreen)
+        _show(window, windowed)
         await closed.wait()
         return 2
+
+    if problem is not None:
+        return await only_notice("The kiosk is not set up yet", problem)
+    try:
+        journal = await AsyncJournal.open(settings.journal_path)
+    except JournalLockedError:
+        return await only_notice(
+            "The kiosk is already running",
+            "Another iiq-kiosk window on this computer uses the same journal. Use that one "
+            "and close this window.",
+        )
+    purged = await journal.purge_personal_data(timedelta(days=settings.journal.retention_days))
+    if purged:
+        log.info("journal: personal data purged from %d old rows", purged)
 
     client = IIQClient(
         settings.connection(token),
@@ -113,16 +134,28 @@ async def _main(
     service = TransactionService(
         client, station=settings.station.name, checkin=settings.checkin_policy()
     )
+    outbox = Outbox(journal, service.apply, min_interval_s=settings.journal.min_interval_s)
+    await outbox.load()
     controller = KioskController(
         window,
         service,
-        service.apply,
+        outbox.submit,
         sounds,
         scan_settings=settings.scanner,
         mode_lock=settings.station.mode_lock,
         idle_seconds=settings.station.idle_seconds,
         examples=demo_examples() if demo else None,
+        on_online=lambda: outbox.nudge() if outbox.offline else None,
     )
+
+    def outbox_changed(change: Change) -> None:
+        controller.change_updated(change)
+        counts = outbox.counts()
+        controller.set_outbox_counts(counts["pending"], counts["attention"])
+
+    outbox.add_listener(outbox_changed)
+    counts = outbox.counts()
+    controller.set_outbox_counts(counts["pending"], counts["attention"])
     previous_hook = sys.excepthook
 
     def excepthook(
@@ -132,9 +165,9 @@ async def _main(
         controller.show_unexpected(value)
 
     sys.excepthook = excepthook
-    _show(window, windowed or not settings.station.fullscreen)
+    _show(window, windowed)
 
-    tasks: set[asyncio.Task[Any]] = set()
+    tasks: set[asyncio.Task[Any]] = {asyncio.ensure_future(outbox.run())}
     try:
         connect = asyncio.ensure_future(_connect(client, controller))
         tasks.add(connect)
@@ -151,6 +184,7 @@ async def _main(
         await asyncio.gather(*tasks, return_exceptions=True)
         controller.shutdown()
         await client.aclose()
+        await journal.aclose()
     return 0
 
 

@@ -5,15 +5,22 @@
     iiq-kiosk user QUERY                                search people
     iiq-kiosk checkout TAG --to PERSON [--yes]          give or transfer a device
     iiq-kiosk checkin TAG [--condition ...] [--yes]     take a device back
+    iiq-kiosk outbox [--send]                           changes waiting / needing attention
+    iiq-kiosk outbox resolve ID [--note TEXT]           a conflict was settled by hand
+    iiq-kiosk journal export [--since DATE] [--csv FILE]  the audit report
+    iiq-kiosk journal purge [--older-than-days N]       blank names in old journal rows
     iiq-kiosk sim [--host ...] [--port ...]             run the simulator
     iiq-kiosk token set | token check                   store / test the API token
 
 Global options (before or after the verb): --config PATH, --demo, --json, -v/--verbose.
 The verbs use the same `TransactionService` as the window, so they refuse, warn and apply
-changes exactly as it does.
+changes exactly as it does. `checkout` and `checkin` go through the journal and the outbox
+like the window: the confirmed change is written to the journal before anything is sent,
+and a change Incident IQ did not confirm stays there for `outbox --send` or the window.
 
-Exit codes: 0 ok, 2 refused / usage / configuration, 3 not found, 4 several matches,
-5 Incident IQ refused or failed (auth, rights, conflict), 6 network, 130 interrupted.
+Exit codes: 0 ok, 2 refused / usage / configuration / journal in use, 3 not found,
+4 several matches, 5 Incident IQ refused or failed (auth, rights, conflict), 6 network,
+130 interrupted. A change that was saved but not sent yet exits 6 (network) or 5.
 """
 
 from __future__ import annotations
@@ -25,18 +32,31 @@ import getpass
 import json
 import logging
 import os
+import re
+import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from kiosk import __version__
 from kiosk.config import ConfigError, Settings, keyring_account, load_settings, resolve_token
-from kiosk.core.changes import ApplyResult, Change, ChangeState, Condition
+from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeState, Condition
+from kiosk.core.journal import (
+    AsyncJournal,
+    Journal,
+    JournalEntry,
+    JournalError,
+    JournalLockedError,
+    write_csv,
+)
+from kiosk.core.outbox import Outbox
 from kiosk.core.rules import check_checkin, person_line
 from kiosk.core.transactions import SetupError, TransactionService
 from kiosk.iiq.client import IIQClient, RetryPolicy
-from kiosk.iiq.errors import IIQError, NetworkError, RateLimitedError
+from kiosk.iiq.errors import IIQError, NetworkError
 from kiosk.iiq.models import Asset, Person
 from kiosk.logs import setup_logging
 
@@ -60,13 +80,24 @@ def _retry_base_delay() -> float:
         return 1.0
 
 
-#: Seconds between tries of a change that is still pending after a transient failure
-#: (1 s, 2 s, 4 s). `ChangeService.apply` re-reads the asset first, so a try after a lost
-#: reply never applies the change twice. The environment variable shrinks it for tests.
+#: Base of the backoff between tries of a change still pending after a transient failure
+#: (the client's retries of reads and the outbox's of changes). `ChangeService.apply`
+#: re-reads the asset first, so a try after a lost reply never applies the change twice.
+#: The environment variable shrinks it for tests.
 RETRY_BASE_DELAY = _retry_base_delay()
-APPLY_RETRY_DELAYS: tuple[float, ...] = tuple(RETRY_BASE_DELAY * 2**i for i in range(3))
-#: Longest Retry-After the command line waits for before giving up on a try.
-MAX_RETRY_AFTER = 30.0
+#: How long `checkout` / `checkin` keep trying a change that is still pending (in units of
+#: RETRY_BASE_DELAY, plus a few of the outbox's minimum interval between sends): about four
+#: tries. Then it stays in the journal for `outbox --send` or the kiosk window.
+SEND_WINDOW_BASE = 10.0
+SEND_WINDOW_INTERVALS = 4
+
+JOURNAL_LOCKED = (
+    "The kiosk window is running on this computer and owns the journal; use it, or close "
+    "it first.\n(Or another iiq-kiosk command is sending right now: wait for it.)"
+)
+SAVED_FOR_LATER = (
+    "Saved in the journal; it will be sent by `iiq-kiosk outbox --send` or the kiosk window."
+)
 
 
 class CommandError(Exception):
@@ -135,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         out.error(str(exc))
         return exc.code
-    except (ConfigError, SetupError) as exc:
+    except JournalLockedError:
+        out.error(JOURNAL_LOCKED + " Nothing was changed.")
+        return EXIT_REFUSED
+    except (ConfigError, SetupError, JournalError) as exc:
         out.error(str(exc))
         return EXIT_REFUSED
     except IIQError as exc:
@@ -204,6 +238,54 @@ def build_parser() -> argparse.ArgumentParser:
     checkin.add_argument("--note", help="note for the repair ticket")
     checkin.add_argument("--charger", choices=["yes", "no"], help="was the charger returned?")
     _add_yes(checkin)
+    for changing in (checkout, checkin):
+        changing.add_argument(
+            "--operator", metavar="NAME", help="who is at the desk (written to the journal)"
+        )
+
+    outbox = verb(
+        "outbox",
+        "list the changes waiting to be sent or needing attention; --send sends them now",
+    )
+    outbox.add_argument(
+        "--send",
+        action="store_true",
+        help="send what is waiting now (exit 0 when nothing is left waiting)",
+    )
+    outbox_verbs = outbox.add_subparsers(title="outbox commands", metavar="ACTION")
+    resolve = outbox_verbs.add_parser(
+        "resolve",
+        parents=[common],
+        help="mark a conflict or failure as settled by hand in Incident IQ",
+    )
+    resolve.set_defaults(verb="outbox resolve")
+    resolve.add_argument("change_id", metavar="ID", help="the change's id (its first characters)")
+    resolve.add_argument("--note", help="what was done, for the audit")
+
+    journal = verbs.add_parser("journal", parents=[common], help="the audit journal")
+    journal_verbs = journal.add_subparsers(
+        title="journal commands", metavar="ACTION", required=True
+    )
+    export = journal_verbs.add_parser(
+        "export",
+        parents=[common],
+        help="the changes made at this computer (works while the kiosk window runs)",
+    )
+    export.set_defaults(verb="journal export")
+    export.add_argument(
+        "--since", metavar="YYYY-MM-DD", type=_date_arg, help="changes from this day on"
+    )
+    export.add_argument("--csv", metavar="FILE", help="write a CSV file (- for stdout)")
+    purge = journal_verbs.add_parser(
+        "purge", parents=[common], help="blank names and notes in old settled changes now"
+    )
+    purge.set_defaults(verb="journal purge")
+    purge.add_argument(
+        "--older-than-days",
+        metavar="N",
+        type=_days_arg,
+        help="settled more than N days ago (default: [journal] retention_days)",
+    )
 
     sim = verb("sim", "run the Incident IQ simulator until Ctrl+C")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
@@ -241,6 +323,30 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default(False), help="more logging"
     )
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_arg(text: str) -> date:
+    try:
+        if _DATE.fullmatch(text.strip()):
+            return date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"“{text}” is not a date: use YYYY-MM-DD, for example 2026-01-31"
+    )
+
+
+def _days_arg(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a number of days (0 or more)")
+    return days
 
 
 def _add_yes(parser: argparse.ArgumentParser) -> None:

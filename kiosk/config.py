@@ -46,8 +46,8 @@ class IIQSettings(_Section):
     url: str | None = None
     site_id: str | None = None
     product_id: str | None = None
-    connect_timeout: float = Field(5.0, gt=0, le=120)
-    read_timeout: float = Field(15.0, gt=0, le=300)
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    read_timeout: float = Field(default=15.0, gt=0, le=300)
     transfer_api: Literal["checkout", "owner"] = "checkout"
     update_asset_with_user_location: bool = False
 
@@ -55,7 +55,7 @@ class IIQSettings(_Section):
 class StationSettings(_Section):
     name: str = Field(default_factory=socket.gethostname)
     mode_lock: Mode | None = None
-    idle_seconds: float = Field(60.0, ge=5)
+    idle_seconds: float = Field(default=60.0, ge=5)
     fullscreen: bool = True
     sound: bool = True
 
@@ -79,9 +79,9 @@ class TicketSettings(_Section):
 class JournalSettings(_Section):
     #: After this many days, names and notes are blanked in finished journal rows; ids,
     #: tags, states and times stay for the audit.
-    retention_days: int = Field(365, ge=1, le=3650)
+    retention_days: int = Field(default=365, ge=1, le=3650)
     #: The outbox's bounded request rate: at least this long between two sends.
-    min_interval_s: float = Field(0.2, ge=0.0, le=60.0)
+    min_interval_s: float = Field(default=0.2, ge=0.0, le=60.0)
 
 
 class Settings(_Section):

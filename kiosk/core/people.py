@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from kiosk.iiq.client import IIQClient
 from kiosk.iiq.errors import NotFoundError
@@ -26,6 +27,8 @@ class PersonMatch:
     exact: Person | None = None
     candidates: list[Person] = field(default_factory=list)
     ambiguous_exact: bool = False
+    #: Set when Incident IQ could not be reached and this comes from the kiosk's cache.
+    seen_at: datetime | None = None
 
     @property
     def found(self) -> bool:

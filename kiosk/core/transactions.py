@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
+from kiosk.core.cache import DirectoryCache
 from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeService, Condition
-from kiosk.core.people import PersonMatch, identify_person
+from kiosk.core.people import PersonMatch, exact_matches, identify_person
 from kiosk.core.rules import TransferCheck, check_transfer, retired_status_ids
-from kiosk.iiq.client import AssetLookup, IIQClient
+from kiosk.iiq.client import IIQClient
+from kiosk.iiq.errors import NetworkError
 from kiosk.iiq.models import Activity, Asset, Person, StatusType
 
 log = logging.getLogger(__name__)
@@ -39,11 +43,23 @@ class CheckinPolicy:
 
 
 @dataclass(frozen=True)
+class DeviceLookup:
+    """What a scan found. `seen_at` is set when Incident IQ could not be reached and the
+    answer comes from what this kiosk saw earlier (it may be out of date)."""
+
+    query: str
+    assets: list[Asset]
+    matched_by: Literal["tag", "serial"] | None
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class PreparedCheckout:
     asset: Asset
     person: Person
     check: TransferCheck
     held: list[Asset]
+    offline: bool = False
 
     def change(self, *, station: str, operator: str | None) -> Change:
         owner = self.check.from_owner
@@ -73,6 +89,7 @@ class TransactionService:
         self.operator: str | None = None
         self.checkin_policy = checkin or CheckinPolicy()
         self.changes = ChangeService(client)
+        self.cache = DirectoryCache()
         self._status_types: list[StatusType] | None = None
 
     # --- reference data (read once) --------------------------------------------------
@@ -97,11 +114,35 @@ class TransactionService:
 
     # --- identify ------------------------------------------------------------------
 
-    async def find_device(self, text: str) -> AssetLookup:
-        return await self.client.find_assets(text)
+    async def find_device(self, text: str) -> DeviceLookup:
+        """Tag first, then serial. Offline, what this kiosk saw of that scan before."""
+        try:
+            found = await self.client.find_assets(text)
+        except NetworkError:
+            cached = self.cache.devices(text)
+            if cached is None:
+                raise
+            assets, matched_by, seen_at = cached
+            log.info("offline: device answered from the kiosk's cache")
+            return DeviceLookup(text, assets, _matched(matched_by), seen_at)
+        self.cache.remember_devices(text, found.assets, found.matched_by)
+        return DeviceLookup(text, found.assets, found.matched_by)
 
     async def find_person(self, text: str) -> PersonMatch:
-        return await identify_person(self.client, text)
+        """Exact identifier or a list to pick from. Offline, only an exact identifier this
+        kiosk has seen before is recognised."""
+        try:
+            match = await identify_person(self.client, text)
+        except NetworkError:
+            cached = self.cache.person(text)
+            if cached is None or not exact_matches(text, [cached[0]]):
+                raise
+            log.info("offline: person answered from the kiosk's cache")
+            return PersonMatch(
+                text.strip(), exact=cached[0], candidates=[cached[0]], seen_at=cached[1]
+            )
+        self.cache.remember_people(match.candidates or ([match.exact] if match.exact else []))
+        return match
 
     async def refresh(self, asset: Asset) -> Asset:
         return await self.client.asset(asset.asset_id)
@@ -112,11 +153,32 @@ class TransactionService:
     # --- check-out / transfer ----------------------------------------------------
 
     async def prepare_checkout(self, asset: Asset, person: Person) -> PreparedCheckout:
-        """Check the rules for giving `asset` to `person` (nothing is changed)."""
-        held = await self.client.assets_for(person.user_id) if person.user_id else []
-        retired = retired_status_ids(await self.status_types())
+        """Check the rules for giving `asset` to `person` (nothing is changed). Offline,
+        the check uses what the kiosk saw and says so; the change is queued when confirmed."""
+        offline = False
+        held: list[Asset] = []
+        retired: frozenset[str] = frozenset()
+        try:
+            if person.user_id:
+                held = await self.client.assets_for(person.user_id)
+                self.cache.remember_held(person.user_id, held)
+            retired = retired_status_ids(await self.status_types())
+        except NetworkError:
+            offline = True
+            cached = self.cache.held(person.user_id) if person.user_id else None
+            held = cached[0] if cached else []
         check = check_transfer(asset, person, held=held, retired_ids=retired)
-        return PreparedCheckout(asset, person, check, held)
+        if offline and check.allowed:
+            check = TransferCheck(
+                None,
+                [
+                    "Incident IQ cannot be reached: this uses what the kiosk saw earlier. "
+                    "The change is saved and sent once the connection is back.",
+                    *check.warnings,
+                ],
+                check.from_owner,
+            )
+        return PreparedCheckout(asset, person, check, held, offline)
 
     def checkout_change(self, prepared: PreparedCheckout) -> Change:
         return prepared.change(station=self.station, operator=self.operator)
@@ -189,7 +251,15 @@ class TransactionService:
     # --- apply -----------------------------------------------------------------------
 
     async def apply(self, change: Change) -> ApplyResult:
-        return await self.changes.apply(change)
+        result = await self.changes.apply(change)
+        if result.asset is not None:
+            # The cached card follows what Incident IQ now says.
+            self.cache.remember_devices(change.asset_tag, [result.asset], "tag")
+        return result
+
+
+def _matched(value: str | None) -> Literal["tag", "serial"] | None:
+    return "serial" if value == "serial" else ("tag" if value == "tag" else None)
 
 
 def _yes_no(value: bool | None) -> str:

@@ -123,8 +123,11 @@ class KioskController(QObject):
         debounce_ms: int = 300,
         busy_delay_ms: int = 150,
         wait_for_send_s: float = 4.0,
+        on_online: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`submit` records and sends a confirmed change (the outbox); `on_online` is
+        called whenever Incident IQ answered, so waiting changes go out at once."""
         super().__init__(window)
         self.window = window
         self.service = service
@@ -137,6 +140,7 @@ class KioskController(QObject):
         self.dialog: QDialog | None = None
         self.session_count = 0
         self.online = True
+        self._on_online = on_online
         self._guard_ms = guard_ms
         self._wait_for_send_s = wait_for_send_s
         self._clock = clock
@@ -259,6 +263,8 @@ class KioskController(QObject):
     def set_online(self, online: bool) -> None:
         self.online = online
         self.window.status.set_connection(online, self._waiting, self._attention)
+        if online and self._on_online is not None:
+            self._on_online()
 
     def set_outbox_counts(self, waiting: int, attention: int) -> None:
         self._waiting, self._attention = waiting, attention
@@ -394,7 +400,8 @@ class KioskController(QObject):
         self._set_busy(True)
         try:
             found = await self.service.find_device(text)
-            self.set_online(True)
+            if found.seen_at is None:
+                self.set_online(True)
             if not found.assets:
                 self.asset = None
                 self._show(feedback.device_not_found(text))
@@ -409,7 +416,9 @@ class KioskController(QObject):
                 asset = picked
             self.asset = asset
             self.window.device.clear()
-            self.window.device.card.show_asset(asset)
+            self.window.device.card.show_asset(asset, found.seen_at)
+            if found.seen_at is not None:
+                self.set_online(False)
             if self.mode == "lookup":
                 self._show_device_page()
                 self.window.device.show_activity(await self.service.recent_activity(asset))
@@ -445,7 +454,7 @@ class KioskController(QObject):
         self._set_busy(True)
         try:
             match = await self.service.find_person(text)
-            self.set_online(True)
+            self.set_online(match.seen_at is None)
             self._search_serial += 1  # any type-ahead answer still coming is stale now
             if match.exact is not None:
                 await self._confirm(asset, match.exact)

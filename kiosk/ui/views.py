@@ -6,6 +6,8 @@ marks its parts with object names and dynamic properties that `resources/style.q
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -108,13 +110,22 @@ class DeviceCard(QFrame):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
             self.values[name] = value
             grid.addWidget(value, row, 1)
+        self.note = label("", "warningText")
+        self.note.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tag)
+        layout.addWidget(self.note)
         layout.addLayout(grid)
         layout.addStretch(1)
 
-    def show_asset(self, asset: Asset) -> None:
+    def show_asset(self, asset: Asset, seen_at: datetime | None = None) -> None:
+        """Fill the card; `seen_at` marks an offline answer from the kiosk's memory."""
         self.tag.setText(asset.asset_tag or "(no tag)")
+        if seen_at is not None:
+            self.note.setText(
+                f"OFFLINE: as this kiosk saw it at {seen_at:%H:%M}. It may have changed since."
+            )
+        self.note.setVisible(seen_at is not None)
         where = ", ".join(p for p in (asset.location_name, asset.room_name) if p)
         tickets = asset.open_ticket_count
         self.values["Model"].setText(asset.model_name or "unknown model")
@@ -128,13 +139,15 @@ class DeviceCard(QFrame):
 
     def clear(self) -> None:
         self.tag.clear()
+        self.note.clear()
+        self.note.setVisible(False)
         for value in self.values.values():
             value.clear()
 
     def text(self) -> str:
         """Everything the card shows, for tests and the screen reader."""
         rows = [f"{k}: {v.text()}" for k, v in self.values.items()]
-        return "\n".join([self.tag.text(), *rows])
+        return "\n".join([self.tag.text(), self.note.text(), *rows])
 
 
 def _owner_text(asset: Asset) -> str:

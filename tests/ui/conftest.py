@@ -8,14 +8,20 @@ asyncio because the loop is a qasync loop bound to the running QApplication.
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from kiosk.core.changes import Change
+from kiosk.core.journal import AsyncJournal
+from kiosk.core.outbox import Outbox
 from kiosk.core.scan import ScanSettings
 from kiosk.core.transactions import CheckinPolicy, TransactionService
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
@@ -53,6 +59,23 @@ class Kiosk:
     client: IIQClient
     sounds: SoundPlayer
     sim: Simulator
+    service: TransactionService
+    outbox: Outbox
+    journal: AsyncJournal
+    sender: asyncio.Task[None]
+
+    def close(self, qtbot: Any) -> None:
+        """Shut down as the app does: controller, sender, client, journal."""
+        self.controller.shutdown()
+        self.sender.cancel()
+
+        async def close_all() -> None:
+            await asyncio.gather(self.sender, return_exceptions=True)
+            await self.client.aclose()
+            await self.journal.aclose()
+
+        closing = asyncio.ensure_future(close_all())
+        qtbot.waitUntil(closing.done, timeout=5000)
 
     def texts(self) -> str:
         """Every visible label's text on the current screen (what a person reads)."""
@@ -71,8 +94,11 @@ def make_kiosk(
     token: str | None = None,
     read_timeout: float = 15.0,
     retry: RetryPolicy | None = None,
+    outbox_options: dict[str, Any] | None = None,
     **controller_options: Any,
 ) -> Kiosk:
+    """A kiosk wired like `kiosk.app` (journal, outbox and its sender included), talking
+    to `sim` over loopback. Call it with the qasync loop (`qloop`) running."""
     client = IIQClient(
         Connection(
             site_url=sim.url,
@@ -87,24 +113,46 @@ def make_kiosk(
         station="TEST-1",
         checkin=CheckinPolicy(location_id=DEMO.storeroom_location_id),
     )
+    path = Path(os.environ["IIQ_KIOSK_DATA"]) / f"journal-{uuid.uuid4().hex}.sqlite3"
+    opening = asyncio.ensure_future(AsyncJournal.open(path))
+    qtbot.waitUntil(opening.done, timeout=5000)
+    journal = opening.result()
+    outbox = Outbox(
+        journal,
+        service.apply,
+        **(
+            {"min_interval_s": 0.0, "backoff_base_s": 0.05, "backoff_max_s": 0.5}
+            | (outbox_options or {})
+        ),
+    )
     window = MainWindow(station="TEST-1", demo=True)
     qtbot.addWidget(window)
     sounds = SoundPlayer(muted=True)
-    options: dict[str, Any] = {"guard_ms": 150, "debounce_ms": 120}
+    options: dict[str, Any] = {
+        "guard_ms": 150,
+        "debounce_ms": 120,
+        "on_online": lambda: outbox.nudge() if outbox.offline else None,
+    }
     options.update(controller_options)
     controller = KioskController(
-        window, service, service.apply, sounds, scan_settings=ScanSettings(), **options
+        window, service, outbox.submit, sounds, scan_settings=ScanSettings(), **options
     )
+
+    def outbox_changed(change: Change) -> None:
+        controller.change_updated(change)
+        counts = outbox.counts()
+        controller.set_outbox_counts(counts["pending"], counts["attention"])
+
+    outbox.add_listener(outbox_changed)
+    sender = asyncio.ensure_future(outbox.run())
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
-    return Kiosk(window, controller, client, sounds, sim)
+    return Kiosk(window, controller, client, sounds, sim, service, outbox, journal, sender)
 
 
 @pytest.fixture
 def kiosk(qtbot: Any, qloop: asyncio.AbstractEventLoop, sim: Simulator) -> Iterator[Kiosk]:
     k = make_kiosk(qtbot, sim)
     yield k
-    k.controller.shutdown()
-    closing = asyncio.ensure_future(k.client.aclose())
-    qtbot.waitUntil(closing.done, timeout=5000)
+    k.close(qtbot)

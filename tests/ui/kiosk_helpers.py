@@ -8,7 +8,6 @@ gap). Keys go to whatever has focus, as they would from a keyboard-wedge scanner
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
@@ -70,9 +69,7 @@ def kiosk_factory(qtbot: Any, sim: Simulator) -> Iterator[Callable[..., Any]]:
         yield build
     finally:
         for k in made:
-            k.controller.shutdown()
-            closing = asyncio.ensure_future(k.client.aclose())
-            qtbot.waitUntil(closing.done, timeout=5000)
+            k.close(qtbot)
 
 
 # --- input ------------------------------------------------------------------------------

@@ -160,9 +160,9 @@ def test_new_scan_during_slow_lookup_wins(qtbot: QtBot, k: Any, sim: Simulator) 
     card = k.window.device.card
     show_asset = card.show_asset
 
-    def recording(asset: Any) -> None:
+    def recording(asset: Any, seen_at: Any = None) -> None:
         shown.append(asset.asset_tag)
-        show_asset(asset)
+        show_asset(asset, seen_at)
 
     card.show_asset = recording
     sim.faults.add(
@@ -330,6 +330,7 @@ def test_idle_reset_closes_the_dialog_and_clears_people(
     assert "Scan a device" in k.texts()
     assert k.window.focusWidget() is window.ready.input
     assert window.device.card.text().split("\n") == [
+        "",
         "",
         "Model: ",
         "Serial: ",
