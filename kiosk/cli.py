@@ -52,7 +52,7 @@ from kiosk.core.journal import (
     JournalLockedError,
     write_csv,
 )
-from kiosk.core.outbox import Outbox
+from kiosk.core.outbox import ApplyFunc, Outbox
 from kiosk.core.rules import check_checkin, person_line
 from kiosk.core.transactions import SetupError, TransactionService
 from kiosk.iiq.client import IIQClient, RetryPolicy
@@ -577,22 +577,25 @@ async def _one_person(s: Session, text: str) -> Person:
 
 
 async def cmd_checkout(s: Session) -> int:
-    asset = await _one_device(s, s.args.tag)
-    person = await _one_person(s, s.args.to)
-    prepared = await s.service.prepare_checkout(asset, person)
-    check = prepared.check
-    if not check.allowed:
-        raise CommandError(f"{check.refusal}\nNothing was changed.")
-    if check.from_owner is not None:
-        plan = (
-            f"Transfer {asset.label} from {check.from_owner.display_name} to {person_line(person)}"
-        )
-    else:
-        plan = f"Give {asset.label} to {person_line(person)}"
-    _show_plan(s.out, plan, check.warnings)
-    _confirm(s)
-    change = s.service.checkout_change(prepared)
-    result = await _apply(s, change)
+    async with _sending_journal(s.settings) as journal:
+        asset = await _one_device(s, s.args.tag)
+        person = await _one_person(s, s.args.to)
+        prepared = await s.service.prepare_checkout(asset, person)
+        check = prepared.check
+        if not check.allowed:
+            raise CommandError(f"{check.refusal}\nNothing was changed.")
+        if check.from_owner is not None:
+            plan = (
+                f"Transfer {asset.label} from {check.from_owner.display_name} "
+                f"to {person_line(person)}"
+            )
+        else:
+            plan = f"Give {asset.label} to {person_line(person)}"
+        _show_plan(s.out, plan, check.warnings)
+        _confirm(s)
+        _set_operator(s)
+        change = s.service.checkout_change(prepared)
+        result = await _send(s, journal, change)
     if result.change.state is ChangeState.DONE:
         s.out.say(f"{person.display_name} now has {change.asset_tag}.")
     return _finish(s, result)
@@ -602,39 +605,43 @@ async def cmd_checkout(s: Session) -> int:
 
 
 async def cmd_checkin(s: Session) -> int:
-    asset = await _one_device(s, s.args.tag)
-    condition = Condition(s.args.condition)
-    returned_by = None
-    if asset.current_owner_id is None and condition is not Condition.GOOD:
-        # A repair ticket needs a person: with no owner, the token's user files it.
-        returned_by = (await s.client.login()).user_id
-    change = await s.service.checkin_change(
-        asset,
-        condition=condition,
-        charger_returned=None if s.args.charger is None else s.args.charger == "yes",
-        note=s.args.note,
-        returned_by=returned_by,
-    )
-    policy = s.service.checkin_policy
-    warnings = []
-    no_owner = check_checkin(asset)
-    if no_owner:
-        warnings.append(no_owner)
-        plan = f"Check in {asset.label}"
-    else:
-        owner = person_line(asset.owner) if asset.owner else "another person"
-        plan = f"Check in {asset.label} from {owner}"
-    details = [f"condition {condition.value}"]
-    status = policy.repair_status_name if condition is not Condition.GOOD else policy.status_name
-    if status:
-        details.append(f"status “{status}”")
-    if change.location_id:
-        details.append("location as configured")
-    if change.ticket:
-        details.append("a repair ticket is filed")
-    _show_plan(s.out, f"{plan} ({', '.join(details)})", warnings)
-    _confirm(s)
-    result = await _apply(s, change)
+    async with _sending_journal(s.settings) as journal:
+        asset = await _one_device(s, s.args.tag)
+        condition = Condition(s.args.condition)
+        returned_by = None
+        if asset.current_owner_id is None and condition is not Condition.GOOD:
+            # A repair ticket needs a person: with no owner, the token's user files it.
+            returned_by = (await s.client.login()).user_id
+        _set_operator(s)
+        change = await s.service.checkin_change(
+            asset,
+            condition=condition,
+            charger_returned=None if s.args.charger is None else s.args.charger == "yes",
+            note=s.args.note,
+            returned_by=returned_by,
+        )
+        policy = s.service.checkin_policy
+        warnings = []
+        no_owner = check_checkin(asset)
+        if no_owner:
+            warnings.append(no_owner)
+            plan = f"Check in {asset.label}"
+        else:
+            owner = person_line(asset.owner) if asset.owner else "another person"
+            plan = f"Check in {asset.label} from {owner}"
+        details = [f"condition {condition.value}"]
+        status = (
+            policy.repair_status_name if condition is not Condition.GOOD else policy.status_name
+        )
+        if status:
+            details.append(f"status “{status}”")
+        if change.location_id:
+            details.append("location as configured")
+        if change.ticket:
+            details.append("a repair ticket is filed")
+        _show_plan(s.out, f"{plan} ({', '.join(details)})", warnings)
+        _confirm(s)
+        result = await _send(s, journal, change)
     if result.change.state is ChangeState.DONE:
         who = f" from {change.from_owner_name}" if change.from_owner_name else ""
         s.out.say(f"{change.asset_tag} checked in{who}.")
@@ -678,24 +685,86 @@ def _stdin_is_tty() -> bool:
         return False
 
 
-async def _apply(s: Session, change: Change) -> ApplyResult:
-    """Apply, and try again while the change is pending after a transient failure."""
-    result = await s.service.apply(change)
-    for delay in APPLY_RETRY_DELAYS:
-        if result.change.state is not ChangeState.PENDING:
-            break
-        wait = delay
-        if isinstance(result.error, RateLimitedError) and result.error.retry_after is not None:
-            wait = max(delay, min(result.error.retry_after, MAX_RETRY_AFTER))
-        log.info(
-            "change %s still pending (%s); trying again in %.1f s",
-            change.id,
-            result.change.last_error,
-            wait,
+def _set_operator(s: Session) -> None:
+    operator = (getattr(s.args, "operator", None) or "").strip()
+    s.service.operator = operator or None
+
+
+@contextlib.asynccontextmanager
+async def _sending_journal(settings: Settings) -> AsyncIterator[AsyncJournal]:
+    """The journal, held for sending (one process at a time), with names older than the
+    retention period purged. Closed when the block ends."""
+    try:
+        journal = await AsyncJournal.open(settings.journal_path, lock=True)
+    except JournalLockedError:
+        raise CommandError(JOURNAL_LOCKED + " Nothing was changed.") from None
+    try:
+        await _purge_expired(journal, settings)
+        yield journal
+    finally:
+        await journal.aclose()
+
+
+async def _purge_expired(journal: AsyncJournal, settings: Settings) -> None:
+    """Retention: blank names in settled changes older than `[journal] retention_days`.
+    One indexed query when there is nothing to purge; a failure here never stops a change."""
+    try:
+        await journal.purge_personal_data(timedelta(days=settings.journal.retention_days))
+    except (JournalError, sqlite3.Error, OSError) as exc:
+        log.warning("journal: personal data not purged this time (%s)", exc)
+
+
+def _outbox(s: Session, journal: AsyncJournal, apply: ApplyFunc | None = None) -> Outbox:
+    return Outbox(
+        journal,
+        apply or s.service.apply,
+        min_interval_s=s.settings.journal.min_interval_s,
+        backoff_base_s=RETRY_BASE_DELAY,
+    )
+
+
+def _send_window(settings: Settings) -> float:
+    """Seconds to keep trying a pending change (see SEND_WINDOW_BASE)."""
+    return (
+        SEND_WINDOW_BASE * RETRY_BASE_DELAY
+        + SEND_WINDOW_INTERVALS * settings.journal.min_interval_s
+    )
+
+
+async def _send(s: Session, journal: AsyncJournal, change: Change) -> ApplyResult:
+    """Record the confirmed change in the journal, then send it; while it is pending after a
+    transient failure, keep trying for a bounded time. The result's error says why it is
+    still pending or failed."""
+    results: dict[str, ApplyResult] = {}
+
+    async def apply(item: Change) -> ApplyResult:
+        result = await s.service.apply(item)
+        results[item.id] = result
+        return result
+
+    outbox = _outbox(s, journal, apply)
+    try:
+        await outbox.submit(change)
+    except (JournalError, sqlite3.Error, OSError) as exc:
+        raise CommandError(
+            f"The change could not be saved in the journal {journal.path} ({exc}). "
+            "Nothing was changed."
+        ) from None
+    if change.state is ChangeState.PENDING:
+        # Older changes to the same device go first; the outbox keeps them in order.
+        try:
+            await outbox.drain(_send_window(s.settings))
+        except Exception:  # it is saved: the outbox or the window sends it later
+            log.exception("outbox: sending change %s failed unexpectedly", change.id)
+    others = outbox.counts()["pending"] - (1 if change.state is ChangeState.PENDING else 0)
+    if others > 0:
+        s.out.error(
+            f"{others} earlier change{'s are' if others != 1 else ' is'} still waiting in the "
+            "journal: see `iiq-kiosk outbox`."
         )
-        await asyncio.sleep(wait)
-        result = await s.service.apply(change)
-    return result
+    last = results.get(change.id)
+    error = last.error if last is not None else outbox.last_error
+    return ApplyResult(change, last.asset if last is not None else None, error)
 
 
 def _finish(s: Session, result: ApplyResult) -> int:
@@ -706,10 +775,8 @@ def _finish(s: Session, result: ApplyResult) -> int:
         return EXIT_OK
     network = isinstance(result.error, NetworkError)
     if change.state is ChangeState.PENDING:
-        s.out.error(
-            f"Not confirmed: {change.last_error} Check {change.asset_tag} in Incident IQ "
-            "before trying again."
-        )
+        why = change.last_error or "an earlier change to this device is still waiting."
+        s.out.error(f"Not confirmed yet: {why}\n{SAVED_FOR_LATER}")
     else:  # CONFLICT or FAILED: the message names the owners or Incident IQ's answer
         s.out.error(change.last_error or f"{change.description} failed.")
     return EXIT_NETWORK if network else EXIT_API
@@ -731,7 +798,296 @@ def _change_json(change: Change) -> dict[str, Any]:
         "TicketNumber": change.ticket_number,
         "Attempts": change.attempts,
         "Error": change.last_error,
+        "ConflictOwnerId": change.conflict_owner_id,
+        "ConflictOwner": change.conflict_owner_name,
+        "Description": change.description,
+        "Station": change.station,
+        "Operator": change.operator,
+        "CreatedAt": change.created_at,
+        "UpdatedAt": change.updated_at,
     }
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+def cmd_outbox(args: argparse.Namespace, out: Output) -> int:
+    """List what waits and what needs attention, from the journal alone (no connection,
+    no token: it works offline and while the kiosk window runs). --send sends."""
+    if args.send:
+        return _run_online(args, out, cmd_outbox_send)
+    settings = _local_settings(args)
+    with _reading_journal(settings) as journal:
+        pending = journal.pending() if journal else []
+        attention = journal.attention() if journal else []
+    if out.json_mode:
+        out.data(
+            {
+                "Pending": [_change_json(c) for c in pending],
+                "Attention": [_change_json(c) for c in attention],
+            }
+        )
+        return EXIT_OK
+    if not pending and not attention:
+        out.say("Nothing is waiting: every change in the journal was sent.")
+        return EXIT_OK
+    if pending:
+        out.say(f"Waiting to be sent ({len(pending)}):")
+        out.say("\n".join(_outbox_lines(pending)))
+        out.say("Send now with `iiq-kiosk outbox --send` (or leave it to the kiosk window).")
+    if attention:
+        if pending:
+            out.say()
+        out.say(f"Needs attention ({len(attention)}):")
+        out.say("\n".join(_outbox_lines(attention)))
+        out.say(
+            "Settle each in Incident IQ by hand, then: iiq-kiosk outbox resolve ID [--note TEXT]"
+        )
+    return EXIT_OK
+
+
+def _outbox_lines(changes: list[Change]) -> list[str]:
+    """Two or three lines a change: id, time, what; state, tries, last error; for a
+    conflict, both owners (the one seen at the kiosk and the one in Incident IQ now)."""
+    indent = " " * 12
+    lines = []
+    for change in changes:
+        tries = f"{change.attempts} {'try' if change.attempts == 1 else 'tries'}"
+        when = _local_time(change.created_at)
+        lines.append(f"  {_short_id(change.id)}  {when}  {change.description}")
+        state = f"{indent}{change.state.value}, {tries}"
+        lines.append(f"{state}: {change.last_error}" if change.last_error else state)
+        if change.state is ChangeState.CONFLICT:
+            seen = change.from_owner_name or ("nobody" if not change.from_owner_id else "-")
+            now = change.conflict_owner_name or change.conflict_owner_id or "nobody"
+            lines.append(f"{indent}owner when scanned: {seen}; in Incident IQ now: {now}")
+    return lines
+
+
+async def cmd_outbox_send(s: Session) -> int:
+    """Send what is waiting, as long as that makes progress; say what happened to each."""
+    settled: list[Change] = []
+
+    def on_change(change: Change) -> None:
+        if change.state is ChangeState.PENDING:
+            return
+        settled.append(Change.from_dict(change.to_dict()))
+        if s.out.json_mode:
+            return
+        if change.state is ChangeState.DONE:
+            s.out.say(f"Sent: {change.description}")
+        elif change.state is ChangeState.CONFLICT:
+            s.out.say(f"Conflict: {change.last_error}")
+        else:
+            s.out.say(f"Failed: {change.description}: {change.last_error}")
+
+    async with _sending_journal(s.settings) as journal:
+        outbox = _outbox(s, journal)
+        outbox.add_listener(on_change)
+        await outbox.load()
+        waiting = outbox.counts()["pending"]
+        if waiting:
+            s.out.say(f"Sending {_count(waiting, 'change')}…")
+        counts = outbox.counts()
+        while counts["pending"]:
+            before = counts["pending"]
+            counts = await outbox.drain(_send_window(s.settings))
+            if counts["pending"] >= before:
+                break  # no progress: Incident IQ or the network is still failing
+        left = outbox.pending_changes
+        attention = (await journal.counts())["attention"]
+    if s.out.json_mode:
+        s.out.data(
+            {
+                "Sent": [_change_json(c) for c in settled if c.state is ChangeState.DONE],
+                "Attention": [_change_json(c) for c in settled if c.state is not ChangeState.DONE],
+                "Pending": [_change_json(c) for c in left],
+            }
+        )
+    elif not waiting:
+        s.out.say("Nothing to send.")
+    if attention:
+        s.out.error(f"{_count(attention, 'change')} need attention: see `iiq-kiosk outbox`.")
+    if not left:
+        return EXIT_OK
+    why = outbox.last_error or left[0].last_error or "no answer"
+    s.out.error(
+        f"{_count(len(left), 'change')} still waiting ({why}). They stay in the journal; "
+        "try again later."
+    )
+    return EXIT_NETWORK if outbox.offline else EXIT_API
+
+
+def cmd_outbox_resolve(args: argparse.Namespace, out: Output) -> int:
+    """Mark a conflict or failure as settled by hand (it stays in the journal, resolved)."""
+    settings = _local_settings(args)
+    if not settings.journal_path.exists():
+        raise CommandError("The journal is empty: nothing to resolve.", EXIT_NOT_FOUND)
+    try:
+        journal = Journal.open(settings.journal_path, lock=True)
+    except JournalLockedError:
+        raise CommandError(JOURNAL_LOCKED) from None
+    try:
+        entry = _entry_to_resolve(journal, args.change_id)
+        if entry.resolved:
+            out.say(
+                f"Already resolved on {_local_time(entry.resolved_at)}: {entry.change.description}"
+            )
+        else:
+            try:
+                entry = journal.resolve(entry.change.id, (args.note or "").strip() or None)
+            except JournalError as exc:
+                raise CommandError(str(exc)) from None
+            out.say(f"Resolved: {entry.change.description} ({entry.change.state.value}).")
+    finally:
+        journal.close()
+    if out.json_mode:
+        out.data(
+            {
+                **_change_json(entry.change),
+                "ResolvedAt": entry.resolved_at,
+                "ResolutionNote": entry.resolution_note,
+            }
+        )
+    return EXIT_OK
+
+
+MIN_ID_PREFIX = 4
+
+
+def _entry_to_resolve(journal: Journal, text: str) -> JournalEntry:
+    query = text.strip().casefold()
+    entry = journal.entry(query)
+    if entry is not None:
+        if not entry.needs_attention and not entry.resolved:
+            raise CommandError(
+                f"{entry.change.description} is {entry.change.state.value}: only conflicts "
+                "and failures are resolved by hand."
+            )
+        return entry
+    matches = (
+        [c for c in journal.attention() if c.id.startswith(query)]
+        if len(query) >= MIN_ID_PREFIX
+        else []
+    )
+    if not matches:
+        raise CommandError(
+            f"No change that needs attention has the id “{text}” (give at least "
+            f"{MIN_ID_PREFIX} characters). `iiq-kiosk outbox` lists them.",
+            EXIT_NOT_FOUND,
+        )
+    if len(matches) > 1:
+        raise CommandError(
+            f"{len(matches)} changes start with “{text}”: give more of the id.\n"
+            + "\n".join(_outbox_lines(matches)),
+            EXIT_SEVERAL,
+        )
+    found = journal.entry(matches[0].id)
+    assert found is not None
+    return found
+
+
+# --- journal --------------------------------------------------------------------------------
+
+_EXPORT_HEADER = ["Time", "Station", "Operator", "Change", "Device", "From", "To", "State"]
+
+
+def cmd_journal_export(args: argparse.Namespace, out: Output) -> int:
+    """The audit report, read without the lock (works while the kiosk window runs)."""
+    settings = _local_settings(args)
+    since = datetime.combine(args.since, datetime.min.time()) if args.since else None
+    with _reading_journal(settings) as journal:
+        rows = journal.export(since) if journal else []
+    if args.csv:
+        _write_csv(args.csv, rows, out)
+    if out.json_mode:
+        out.data(rows)
+    elif not args.csv:
+        if not rows:
+            out.say("No changes in the journal" + (f" since {args.since}." if since else "."))
+        else:
+            out.say("\n".join(_table([_EXPORT_HEADER, *(_export_row(r) for r in rows)])))
+    return EXIT_OK
+
+
+def _write_csv(target: str, rows: list[dict[str, Any]], out: Output) -> None:
+    if target == "-":
+        write_csv(out.stdout, rows)
+        return
+    path = Path(target).expanduser()
+    try:
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:  # BOM: for Excel
+            write_csv(handle, rows)
+    except OSError as exc:
+        raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from None
+    out.error(f"{_count(len(rows), 'change')} written to {path}.")
+
+
+def _export_row(row: dict[str, Any]) -> list[str]:
+    def name(prefix: str) -> str:
+        if row[f"{prefix}_name"]:
+            return str(row[f"{prefix}_name"])
+        if not row[f"{prefix}_id"]:
+            return "-"
+        return "(purged)" if row["purged_at"] else str(row[f"{prefix}_id"])
+
+    state = str(row["state"])
+    if row["resolved_at"]:
+        state += " (resolved)"
+    kind = "check-in" if row["kind"] == ChangeKind.CHECKIN.value else "check-out"
+    if row["ticket_number"]:
+        kind += f", ticket #{row['ticket_number']}"
+    return [
+        _local_time(row["created_at"]),
+        str(row["station"] or "-"),
+        str(row["operator"] or "-"),
+        kind,
+        str(row["asset_tag"]),
+        name("from_owner"),
+        name("to_owner"),
+        state,
+    ]
+
+
+def cmd_journal_purge(args: argparse.Namespace, out: Output) -> int:
+    """Blank names and notes in settled changes older than N days, now."""
+    settings = _local_settings(args)
+    days = args.older_than_days
+    if days is None:
+        days = settings.journal.retention_days
+    with _reading_journal(settings) as journal:
+        purged = journal.purge_personal_data(timedelta(days=days)) if journal else 0
+    if out.json_mode:
+        out.data({"Purged": purged, "OlderThanDays": days})
+    else:
+        out.say(
+            f"Personal data purged from {_count(purged, 'change')} settled more than "
+            f"{_count(days, 'day')} ago."
+        )
+    return EXIT_OK
+
+
+def _local_settings(args: argparse.Namespace) -> Settings:
+    """Settings for a verb that only reads the journal: no connection, no token needed."""
+    settings = load_settings(config=args.config)
+    if args.demo:  # demo mode keeps its journal apart (see kiosk.demo.start_demo)
+        settings = settings.model_copy(update={"data_dir": settings.data_dir / "demo"})
+    setup_logging(settings.data_dir, verbose=args.verbose)
+    return settings
+
+
+@contextlib.contextmanager
+def _reading_journal(settings: Settings) -> Iterator[Journal | None]:
+    """The journal without the lock (SQLite keeps readers and the kiosk's writer apart),
+    or None when there is none yet: reading never creates it."""
+    if not settings.journal_path.exists():
+        yield None
+        return
+    journal = Journal.open(settings.journal_path, lock=False)
+    try:
+        yield journal
+    finally:
+        journal.close()
 
 
 # --- token ----------------------------------------------------------------------------------
@@ -803,6 +1159,24 @@ def cmd_sim(args: argparse.Namespace, out: Output) -> int:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _short_id(change_id: str) -> str:
+    return change_id[:8]
+
+
+def _local_time(iso: str | None) -> str:
+    """A journal time (UTC) as this computer's local time, to the minute."""
+    if not iso:
+        return "-"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
 def _table(rows: list[list[str]]) -> list[str]:
     """Rows as lines with aligned columns (empty columns are kept, trailing blanks cut)."""
     if not rows:
@@ -825,4 +1199,8 @@ ONLINE_VERBS: dict[str, OnlineVerb] = {
 LOCAL_VERBS: dict[str, LocalVerb] = {
     "sim": cmd_sim,
     "token set": cmd_token_set,
+    "outbox": cmd_outbox,  # --send runs online from there
+    "outbox resolve": cmd_outbox_resolve,
+    "journal export": cmd_journal_export,
+    "journal purge": cmd_journal_purge,
 }

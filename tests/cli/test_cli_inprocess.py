@@ -53,6 +53,11 @@ def test_every_verb_has_a_handler() -> None:
         ["sim"],
         ["token", "set"],
         ["token", "check"],
+        ["outbox"],
+        ["outbox", "--send"],
+        ["outbox", "resolve", "abcd"],
+        ["journal", "export"],
+        ["journal", "purge"],
     ):
         assert parser.parse_args(argv).verb in verbs
 
@@ -86,7 +91,7 @@ def test_checkout_in_process_with_retries(
 ) -> None:
     from kiosk.simulator import Fault
 
-    monkeypatch.setattr(cli, "APPLY_RETRY_DELAYS", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(cli, "RETRY_BASE_DELAY", 0.01)
     env.faults.add(Fault("status", method="POST", path_contains="checkout", times=2))
     code = cli.main(["checkout", DEMO.free_tag, "--to", DEMO.student_username, "--yes"])
     out = capsys.readouterr().out
