@@ -87,7 +87,6 @@ async def _main(
     windowed: bool,
     problem: str | None,
 ) -> int:
-    from kiosk.core.changes import Change
     from kiosk.core.journal import AsyncJournal, JournalLockedError
     from kiosk.core.outbox import Outbox
     from kiosk.core.transactions import TransactionService
@@ -148,15 +147,7 @@ async def _main(
         examples=demo_examples() if demo else None,
         on_online=lambda: outbox.nudge() if outbox.offline else None,
     )
-
-    def outbox_changed(change: Change) -> None:
-        controller.change_updated(change)
-        counts = outbox.counts()
-        controller.set_outbox_counts(counts["pending"], counts["attention"])
-
-    outbox.add_listener(outbox_changed)
-    counts = outbox.counts()
-    controller.set_outbox_counts(counts["pending"], counts["attention"])
+    controller.attach_outbox(outbox)
     previous_hook = sys.excepthook
 
     def excepthook(

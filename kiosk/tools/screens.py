@@ -106,8 +106,9 @@ async def open_kiosk(
     token: str | None = None,
     **controller_options: Any,
 ) -> Kiosk:
-    """Build a kiosk the way `kiosk.app` does, show it and wait until it has the keyboard
-    focus (call it on the running qasync loop)."""
+    """Build a kiosk the way `kiosk.app` does, but without a journal (confirmed changes
+    are applied directly, nothing is written to disk), show it and wait until it has the
+    keyboard focus (call it on the running qasync loop)."""
     from kiosk.app import demo_examples
 
     client = IIQClient(

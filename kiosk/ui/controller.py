@@ -18,6 +18,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QDialog, QListWidgetItem
 
 from kiosk.core.changes import ApplyResult, Change, ChangeState
+from kiosk.core.outbox import Outbox
 from kiosk.core.people import PersonMatch
 from kiosk.core.rules import person_line
 from kiosk.core.scan import DoubleScanGuard, ScanSettings, check_tag, clean_scan
@@ -273,6 +274,19 @@ class KioskController(QObject):
     def change_updated(self, change: Change) -> None:
         """The outbox moved a change on (sent later, conflict found)."""
         self.window.add_session_entry(change.id, change.description, change.state.value)
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Show what the outbox does: each change's state in the session list, and the
+        waiting / needs-attention counts in the status strip."""
+
+        def changed(change: Change) -> None:
+            self.change_updated(change)
+            counts = outbox.counts()
+            self.set_outbox_counts(counts["pending"], counts["attention"])
+
+        outbox.add_listener(changed)
+        counts = outbox.counts()
+        self.set_outbox_counts(counts["pending"], counts["attention"])
 
     def show_connection_problem(self, message: str, retry: Callable[[], None]) -> None:
         self.set_online(False)

@@ -19,7 +19,6 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from kiosk.core.changes import Change
 from kiosk.core.journal import AsyncJournal
 from kiosk.core.outbox import Outbox
 from kiosk.core.scan import ScanSettings
@@ -137,13 +136,7 @@ def make_kiosk(
     controller = KioskController(
         window, service, outbox.submit, sounds, scan_settings=ScanSettings(), **options
     )
-
-    def outbox_changed(change: Change) -> None:
-        controller.change_updated(change)
-        counts = outbox.counts()
-        controller.set_outbox_counts(counts["pending"], counts["attention"])
-
-    outbox.add_listener(outbox_changed)
+    controller.attach_outbox(outbox)
     sender = asyncio.ensure_future(outbox.run())
     window.resize(1280, 800)
     window.show()
