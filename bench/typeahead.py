@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass
 
 from _common import verdict
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QListWidget
 
-from kiosk.core.rules import person_line
 from kiosk.core.scan import ScanSettings
 from kiosk.iiq.client import Connection, IIQClient
 from kiosk.simulator import DEMO, ROLE_STUDENT, Fault, Simulator
@@ -70,7 +71,7 @@ async def answers(client: IIQClient, text: str) -> dict[str, frozenset[str]]:
         prefix = text[:end].strip()
         if len(prefix) >= 2 and prefix not in known:
             people = await client.search_users(prefix, limit=25)
-            known[prefix] = frozenset(person_line(p) for p in people if p.can_own_devices)
+            known[prefix] = frozenset(p.user_id for p in people if p.can_own_devices)
     return known
 
 
@@ -108,7 +109,7 @@ async def type_name(
 
     def look() -> None:
         nonlocal shown, shown_rank
-        items = tuple(device.results.item(i).text() for i in range(device.results.count()))
+        items = listed(device.results)
         if items == shown:
             return
         shown = items
@@ -149,9 +150,15 @@ async def type_name(
     await watch(0.4 + how.latency_ms[1] / 1000)  # debounce + the slowest answer + margin
     sim.faults.clear()
     trial.requests = sum(1 for r in sim.requests if r.path.startswith(SEARCH_PATH))
-    final = frozenset(device.results.item(i).text() for i in range(device.results.count()))
+    final = frozenset(listed(device.results))
     trial.final_ok = device.person_input.text() == text and final == known.get(text.strip())
     return trial
+
+
+def listed(results: QListWidget) -> tuple[str, ...]:
+    """The people the list shows, by UserId (the rows' wording is the window's business)."""
+    rows = (results.item(i).data(Qt.ItemDataRole.UserRole) for i in range(results.count()))
+    return tuple(person.user_id for person in rows)
 
 
 async def measure(sim: Simulator, trials: int, seed: int) -> bool:

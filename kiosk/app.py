@@ -177,7 +177,7 @@ async def _main(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        controller.shutdown()
+        await asyncio.gather(*controller.shutdown(), return_exceptions=True)
         await client.aclose()
         await journal.aclose()
     return 0

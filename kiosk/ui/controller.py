@@ -302,12 +302,19 @@ class KioskController(QObject):
         """The excepthook's way in: anything unexpected becomes a recoverable screen."""
         self._on_crash(exc)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> list[asyncio.Task[ApplyResult]]:
+        """Stop taking input and cancel what runs. Returns the sends still under way,
+        cancelled, for the caller to await before closing the journal (a cancelled send
+        stays pending in the journal and goes out on the next start)."""
         self._work.cancel()
         self._search.cancel()
         self._close_dialog()
         self.scanner.remove()
         self.idle.timer.stop()
+        sending = list(self._sending)
+        for task in sending:
+            task.cancel()
+        return sending
 
     # --- inputs --------------------------------------------------------------------
 

@@ -65,11 +65,11 @@ class Kiosk:
 
     def close(self, qtbot: Any) -> None:
         """Shut down as the app does: controller, sender, client, journal."""
-        self.controller.shutdown()
+        sending = self.controller.shutdown()
         self.sender.cancel()
 
         async def close_all() -> None:
-            await asyncio.gather(self.sender, return_exceptions=True)
+            await asyncio.gather(self.sender, *sending, return_exceptions=True)
             await self.client.aclose()
             await self.journal.aclose()
 
