@@ -39,10 +39,8 @@ from kiosk.core.changes import Change, ChangeKind, ChangeService, ChangeState
 from kiosk.core.journal import AsyncJournal, Journal
 from kiosk.core.outbox import Outbox
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
-from kiosk.simulator import DEMO, RecordedRequest, Simulator
+from kiosk.simulator import DEMO, RecordedRequest, Simulator, owner_changes
 
-CHECKOUT_PATH = "/assets/checkouts/checkout-or-transfer"
-CHECKIN_PATH = "/assets/checkouts/checkin"
 RETRY = RetryPolicy(base_delay=0.05, max_delay=2.0)
 
 
@@ -135,31 +133,6 @@ async def work(station: Station, sim: Simulator) -> None:
         await station.outbox.submit(change)
 
 
-def owner_requests(requests: list[RecordedRequest]) -> dict[str, list[RecordedRequest]]:
-    found: dict[str, list[RecordedRequest]] = {}
-    for r in requests:
-        if r.method != "POST":
-            continue
-        body = r.json if isinstance(r.json, dict) else {}
-        asset_id: str | None = None
-        if r.path in (CHECKOUT_PATH, CHECKIN_PATH):
-            asset_id = body.get("AssetId")
-        elif r.path.startswith("/assets/") and r.path.endswith(("/owner", "/remove-owner")):
-            asset_id = r.path.split("/")[2]
-        if asset_id:
-            found.setdefault(asset_id, []).append(r)
-    return found
-
-
-def applied(r: RecordedRequest) -> bool:
-    """Whether the server made the change, whatever the client got back."""
-    if r.fault in ("apply_then_status", "apply_then_drop"):
-        return True
-    if r.fault in ("status", "drop", "rate_limit"):
-        return False
-    return r.status is not None and 200 <= r.status < 300
-
-
 @dataclass
 class Check:
     changes: int = 0
@@ -203,7 +176,7 @@ def check(sim: Simulator, journals: list[Path], stations: list[Station] | None) 
     reported = {c.id for c in entries if c.state is ChangeState.CONFLICT}
     result.conflicts_made = len(made)
     result.conflicts_matched = reported == made
-    requests = owner_requests(sim.requests)
+    requests = owner_changes(sim.requests)
     expected: Counter[str] = Counter()
     final: dict[str, str | None] = {}
     for change in entries:  # per journal oldest first; devices never shared by stations
@@ -215,7 +188,7 @@ def check(sim: Simulator, journals: list[Path], stations: list[Station] | None) 
             final[change.asset_id] = behind.get(change.asset_id, change.conflict_owner_id)
     with sim.state.lock:
         for asset_id, owner in final.items():
-            count = sum(applied(r) for r in requests.get(asset_id, []))
+            count = sum(r.applied for r in requests.get(asset_id, []))
             result.applied_twice += max(0, count - expected[asset_id])
             result.applied_missing += max(0, expected[asset_id] - count)
             if sim.state.assets[asset_id]["OwnerId"] != owner:

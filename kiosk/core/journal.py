@@ -65,26 +65,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "purged_at",
 )
 
-#: Columns filled from the change itself on every write.
-_CHANGE_COLUMNS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "state",
-    "kind",
-    "station",
-    "operator",
-    "asset_id",
-    "asset_tag",
-    "from_owner_id",
-    "from_owner_name",
-    "to_owner_id",
-    "to_owner_name",
-    "condition",
-    "ticket_number",
-    "attempts",
-    "last_error",
-    "conflict_owner_id",
-    "conflict_owner_name",
+#: Columns filled from the change itself on every write (the rest belong to the journal:
+#: the id is the key, resolution and purge are set by their own calls).
+_CHANGE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in EXPORT_COLUMNS if c not in ("id", "resolved_at", "resolution_note", "purged_at")
 )
 
 _MIGRATIONS: dict[int, str] = {

@@ -6,7 +6,7 @@ with Simulator() as sim:        # seed 2026, token "demo-token", free loopback p
     ...                          # sim.url, sim.token, sim.site_id, sim.state, sim.requests
 """
 
-from kiosk.simulator.api import API_PREFIX, RecordedRequest
+from kiosk.simulator.api import API_PREFIX, RecordedRequest, owner_changes
 from kiosk.simulator.demo import (
     DEMO,
     ROLE_AGENT,
@@ -37,5 +37,6 @@ __all__ = [
     "Simulator",
     "describe",
     "ensure_loopback",
+    "owner_changes",
     "serve_forever",
 ]

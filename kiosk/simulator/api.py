@@ -96,6 +96,47 @@ class RecordedRequest:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def applied(self) -> bool:
+        """Whether the simulator carried the request out, whatever the client got back
+        (an "apply, then fail" fault applies it; a plain error or drop does not)."""
+        if self.fault in ("apply_then_status", "apply_then_drop"):
+            return True
+        if self.fault in ("status", "drop", "rate_limit"):
+            return False
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def owner_change_of(self) -> str | None:
+        """The AssetId whose owner this request asks to change (check-out, transfer,
+        check-in, owner, remove-owner), or None for any other request."""
+        if self.method.upper() != "POST":
+            return None
+        path = self.path.lower()
+        if path in ("/assets/checkouts/checkout-or-transfer", "/assets/checkouts/checkin"):
+            body = self.json if isinstance(self.json, dict) else {}
+            asset_id = body.get("AssetId")
+            return asset_id if isinstance(asset_id, str) else None
+        parts = self.path.split("/")
+        if (
+            len(parts) == 4
+            and parts[1].lower() == "assets"
+            and path.endswith(("/owner", "/remove-owner"))
+        ):
+            return parts[2]
+        return None
+
+
+def owner_changes(requests: list[RecordedRequest]) -> dict[str, list[RecordedRequest]]:
+    """The requests that asked to change an owner, by AssetId (tests and benchmarks count
+    with `.applied` how often each change really happened)."""
+    found: dict[str, list[RecordedRequest]] = {}
+    for request in requests:
+        asset_id = request.owner_change_of
+        if asset_id:
+            found.setdefault(asset_id, []).append(request)
+    return found
+
 
 class RequestRecorder:
     def __init__(self) -> None:

@@ -29,11 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kiosk.core.changes import ApplyResult, Change
-    from kiosk.simulator import RecordedRequest, Simulator
+    from kiosk.simulator import Simulator
 
 WORKER = Path(__file__).resolve()
-CHECKOUT_PATH = "/assets/checkouts/checkout-or-transfer"
-CHECKIN_PATH = "/assets/checkouts/checkin"
 #: Outbox settings of the worker: quick retries so a trial takes about a second.
 OUTBOX_SETTINGS = {
     "min_interval_s": 0.005,
@@ -189,32 +187,6 @@ def make_plan(sim: Simulator, rng: random.Random, n_assets: int) -> list[dict[st
     return plan
 
 
-def owner_requests(requests: list[RecordedRequest]) -> dict[str, list[RecordedRequest]]:
-    """Requests that ask to change a device's owner, by asset id."""
-    found: dict[str, list[RecordedRequest]] = {}
-    for r in requests:
-        if r.method != "POST":
-            continue
-        body = r.json if isinstance(r.json, dict) else {}
-        asset_id: str | None = None
-        if r.path in (CHECKOUT_PATH, CHECKIN_PATH):
-            asset_id = body.get("AssetId")
-        elif r.path.startswith("/assets/") and r.path.endswith(("/owner", "/remove-owner")):
-            asset_id = r.path.split("/")[2]
-        if asset_id:
-            found.setdefault(asset_id, []).append(r)
-    return found
-
-
-def applied(r: RecordedRequest) -> bool:
-    """Whether the server made the change, whatever the client got back."""
-    if r.fault in ("apply_then_status", "apply_then_drop"):
-        return True
-    if r.fault in ("status", "drop", "rate_limit"):
-        return False
-    return r.status is not None and 200 <= r.status < 300
-
-
 def _environment(sim: Simulator) -> dict[str, str]:
     env = dict(os.environ)
     env.update(IIQ_SIM_URL=sim.url, IIQ_SIM_TOKEN=sim.token, IIQ_SIM_SITE_ID=sim.site_id)
@@ -238,6 +210,7 @@ def run_trial(
     first event `kill_on` (e.g. "sent") when given."""
     from kiosk.core.changes import ChangeState
     from kiosk.core.journal import Journal
+    from kiosk.simulator import owner_changes
 
     rng = random.Random(seed)
     trial = Trial(seed)
@@ -325,14 +298,14 @@ def run_trial(
     # Lost: confirmed on screen (or recorded) but not in the journal, or never done.
     trial.lost = [cid for cid in confirmed if cid not in by_id]
     trial.not_done = [c.id for c in entries if c.state is not ChangeState.DONE]
-    requests = owner_requests(sim.requests)
+    requests = owner_changes(sim.requests)
     final: dict[str, str | None] = dict(original)
     expected: Counter[str] = Counter()
     for change in entries:
         expected[change.asset_id] += 1
         final[change.asset_id] = change.to_owner_id
     for asset_id in original:
-        count = sum(applied(r) for r in requests.get(asset_id, []))
+        count = sum(r.applied for r in requests.get(asset_id, []))
         if count > expected[asset_id]:
             trial.doubled.append(asset_id)
         elif count < expected[asset_id]:

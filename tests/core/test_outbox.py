@@ -24,7 +24,7 @@ from kiosk.core.outbox import Outbox
 from kiosk.core.transactions import TransactionService
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
 from kiosk.iiq.errors import AuthError, NetworkError, RateLimitedError
-from kiosk.simulator import DEMO, Fault, RecordedRequest, Simulator
+from kiosk.simulator import DEMO, Fault, RecordedRequest, Simulator, owner_changes
 
 CHECKOUT_PATH = "/assets/checkouts/checkout-or-transfer"
 CHECKIN_PATH = "/assets/checkouts/checkin"
@@ -140,32 +140,12 @@ def checkin(sim: Simulator, asset_id: str, from_user: str) -> Change:
 
 
 def owner_requests(sim: Simulator, asset_id: str) -> list[RecordedRequest]:
-    """The requests that ask to change the device's owner."""
-    found = []
-    for r in sim.requests:
-        if r.method != "POST":
-            continue
-        body = r.json if isinstance(r.json, dict) else {}
-        by_body = r.path in (CHECKOUT_PATH, CHECKIN_PATH) and body.get("AssetId") == asset_id
-        by_path = r.path.startswith(f"/assets/{asset_id}/") and r.path.endswith(
-            ("/owner", "/remove-owner")
-        )
-        if by_body or by_path:
-            found.append(r)
-    return found
-
-
-def applied(r: RecordedRequest) -> bool:
-    """Whether the server made the change (whatever the client got back)."""
-    if r.fault in ("apply_then_status", "apply_then_drop"):
-        return True
-    if r.fault in ("status", "drop", "rate_limit"):
-        return False
-    return r.status is not None and 200 <= r.status < 300
+    """The requests that asked to change the device's owner."""
+    return owner_changes(sim.requests).get(asset_id, [])
 
 
 def applied_count(sim: Simulator, asset_id: str) -> int:
-    return sum(applied(r) for r in owner_requests(sim, asset_id))
+    return sum(r.applied for r in owner_requests(sim, asset_id))
 
 
 def owner(sim: Simulator, asset_id: str) -> str | None:
@@ -445,7 +425,7 @@ def test_changes_to_one_device_are_applied_in_order(sim: Simulator, path: Path) 
             assert [r.change.state for r in (out, back, again)] == [ChangeState.DONE] * 3
 
     asyncio.run(main())
-    done = [r for r in owner_requests(sim, asset) if applied(r)]
+    done = [r for r in owner_requests(sim, asset) if r.applied]
     assert [(r.path, r.json.get("ToOwnerId")) for r in done] == [
         (CHECKOUT_PATH, ana),
         (CHECKIN_PATH, None),
@@ -519,7 +499,7 @@ def test_conflict_while_waiting_in_the_outbox(sim: Simulator, path: Path) -> Non
             assert result.change.state is ChangeState.CONFLICT
 
     asyncio.run(main())
-    assert [applied(r) for r in owner_requests(sim, asset)] == [False]
+    assert [r.applied for r in owner_requests(sim, asset)] == [False]
     assert owner(sim, asset) == other
 
 
