@@ -183,12 +183,14 @@ class MainWindow(QMainWindow):
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 when = item.data(Qt.ItemDataRole.UserRole + 1)
                 item.setText(f"{mark}  {when}\n{text}")
+                self.session_list.doItemsLayout()  # the wrapped height may change
                 return
         when = datetime.now().strftime("%H:%M")
         item = QListWidgetItem(f"{mark}  {when}\n{text}")
         item.setData(Qt.ItemDataRole.UserRole + 1, when)
         item.setData(Qt.ItemDataRole.UserRole, key)
         self.session_list.insertItem(0, item)
+        self.session_list.doItemsLayout()
 
     def current_input(self) -> QLineEdit | None:
         page = self.stack.currentWidget()
