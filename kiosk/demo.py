@@ -37,7 +37,7 @@ def start_demo(
     latency_ms: int = 0,
 ) -> tuple[Simulator, Settings, str]:
     """Start the simulator and return it with the settings and token to use."""
-    sim = Simulator(latency_ms=latency_ms)
+    sim = Simulator(latency_ms=latency_ms, resettable=False)
     sim.start()
     merged = demo_overrides(sim)
     for section, values in (overrides or {}).items():

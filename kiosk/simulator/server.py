@@ -110,7 +110,9 @@ class Simulator:
         *,
         readonly_token: str = DEMO.readonly_token,
         site_id: str = DEMO.site_id,
+        resettable: bool = True,
     ) -> None:
+        """`resettable=False` saves memory where nothing calls `reset()` (demo mode)."""
         ensure_loopback(host)
         if token == readonly_token:
             raise ValueError("token and readonly_token must differ")
@@ -119,7 +121,7 @@ class Simulator:
         self._requested_port = port
         self._initial_latency_ms = latency_ms
         self._ctx = SimContext(
-            state=SimState(seed),
+            state=SimState(seed, resettable=resettable),
             faults=FaultInjector(),
             recorder=RequestRecorder(),
             token=token,
@@ -362,7 +364,10 @@ def build_app(sim: Simulator) -> Starlette:
         return JSONResponse({"ok": True})
 
     async def post_reset(request: Request) -> Response:
-        sim.reset()
+        try:
+            sim.reset()
+        except RuntimeError as exc:
+            return JSONResponse({"ok": False, "Message": str(exc)}, status_code=409)
         return JSONResponse({"ok": True})
 
     async def get_asset(request: Request) -> Response:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from kiosk.simulator.dataset import Record, build_catalog, build_tables, format_date
+from kiosk.simulator.dataset import Record, Tables, build_catalog, build_tables, format_date
 from kiosk.simulator.demo import DEMO, guid
 
 
@@ -29,7 +29,9 @@ class SimState:
     """All simulated records. Methods take the lock themselves; callers that change raw
     records directly should hold `lock` (an RLock, so nesting is fine)."""
 
-    def __init__(self, seed: int = DEMO.seed) -> None:
+    def __init__(self, seed: int = DEMO.seed, *, resettable: bool = True) -> None:
+        """`resettable=False` (demo mode) builds the tables once and keeps no pristine
+        copy: about 5 MB less, and `reset()` is not available."""
         self.seed = seed
         self.lock = threading.RLock()
         catalog = build_catalog()
@@ -39,8 +41,14 @@ class SimState:
         self.models: dict[str, Record] = catalog.models
         self.status_types: dict[str, Record] = catalog.status_types
         self.roles: dict[str, str] = catalog.roles
-        self._pristine = build_tables(seed)
-        self._tables = self._pristine.copy()
+        self._pristine: Tables | None
+        if resettable:
+            self._pristine = build_tables(seed)
+            self._tables = self._pristine.copy()
+        else:
+            # Built afresh, not from the cache: these tables are mutated in place.
+            self._pristine = None
+            self._tables = build_tables.__wrapped__(seed)
 
     # ------------------------------------------------------------------ tables
     @property
@@ -61,6 +69,8 @@ class SimState:
 
     def reset(self) -> None:
         """Back to the seeded data (in place: references to this object stay valid)."""
+        if self._pristine is None:
+            raise RuntimeError("this simulator was started without a pristine copy to reset to")
         with self.lock:
             self._tables = self._pristine.copy()
 

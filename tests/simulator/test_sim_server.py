@@ -306,3 +306,21 @@ def test_serve_forever_prints_how_to_connect_and_stops() -> None:
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_demo_simulator_keeps_no_pristine_copy_and_refuses_reset() -> None:
+    import httpx
+
+    from kiosk.simulator import DEMO, Simulator
+
+    with Simulator(resettable=False) as sim:
+        (asset,) = sim.state.asset_by_tag(DEMO.free_tag)
+        sim.state.set_owner(asset["AssetId"], DEMO.student_user_id)
+        with pytest.raises(RuntimeError, match="pristine"):
+            sim.reset()
+        reply = httpx.post(sim.url + "/_sim/reset")
+        assert reply.status_code == 409
+    # The cached pristine tables that resettable simulators copy were not touched.
+    with Simulator() as fresh:
+        (asset,) = fresh.state.asset_by_tag(DEMO.free_tag)
+        assert asset["OwnerId"] is None
