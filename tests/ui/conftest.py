@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,43 @@ def kiosk(qtbot: Any, qloop: asyncio.AbstractEventLoop, sim: Simulator) -> Itera
     k = make_kiosk(qtbot, sim)
     yield k
     k.close(qtbot)
+
+
+def start(qtbot: Any, k: Kiosk) -> None:
+    """The window is active and the Ready field has focus, as after start-up."""
+    k.window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is k.window.ready.input, timeout=3000)
+
+
+@contextmanager
+def kiosk_factory(qtbot: Any, sim: Simulator) -> Iterator[Callable[..., Kiosk]]:
+    """`build(**opts)` makes a started kiosk like `k` but with options (token,
+    read_timeout, guard_ms, idle_seconds...); each is shut down like the fixture's."""
+    made: list[Kiosk] = []
+
+    def build(**options: Any) -> Kiosk:
+        k = make_kiosk(qtbot, sim, **options)
+        made.append(k)
+        start(qtbot, k)
+        return k
+
+    try:
+        yield build
+    finally:
+        for k in made:
+            k.close(qtbot)
+
+
+@pytest.fixture
+def k(qtbot: Any, kiosk: Kiosk) -> Kiosk:
+    """The `kiosk`, started: active window, focus in the Ready field."""
+    start(qtbot, kiosk)
+    return kiosk
+
+
+@pytest.fixture
+def build(
+    qtbot: Any, qloop: asyncio.AbstractEventLoop, sim: Simulator
+) -> Iterator[Callable[..., Kiosk]]:
+    with kiosk_factory(qtbot, sim) as factory:
+        yield factory

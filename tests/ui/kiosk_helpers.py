@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -53,32 +52,11 @@ Kiosk = _conftest.Kiosk
 make_kiosk: Callable[..., Any] = _conftest.make_kiosk
 
 
-@contextmanager
-def kiosk_factory(qtbot: Any, sim: Simulator) -> Iterator[Callable[..., Any]]:
-    """`build(**opts)` makes a kiosk like the `kiosk` fixture but with options (token,
-    read_timeout, guard_ms, idle_seconds...); each is shut down like the fixture's."""
-    made: list[Any] = []
-
-    def build(**options: Any) -> Any:
-        k = make_kiosk(qtbot, sim, **options)
-        made.append(k)
-        start(qtbot, k)
-        return k
-
-    try:
-        yield build
-    finally:
-        for k in made:
-            k.close(qtbot)
+start: Callable[..., None] = _conftest.start
+kiosk_factory: Callable[..., Any] = _conftest.kiosk_factory
 
 
 # --- input ------------------------------------------------------------------------------
-
-
-def start(qtbot: Any, k: Any) -> None:
-    """The window is active and the Ready field has focus, as after start-up."""
-    k.window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is k.window.ready.input, timeout=3000)
 
 
 def focused() -> QWidget:

@@ -7,14 +7,12 @@ what Incident IQ received (recorded requests, the simulator's records afterwards
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from kiosk_helpers import (
     gone,
     has_focus,
-    kiosk_factory,
     mutations,
     owner_id,
     press,
@@ -22,7 +20,6 @@ from kiosk_helpers import (
     scan,
     session_lines,
     session_state,
-    start,
     toast,
     type_text,
     visible_text,
@@ -39,18 +36,6 @@ from kiosk.ui.dialogs import GUARD_MS, ConfirmTransferDialog, DevicePickerDialog
 
 GIVE_FREE_TO_ANA = "Give CB-004512 (Dell Chromebook 3110) to Ana Ruiz, grade 07, ID 204518?"
 CHECKOUT_ROUTE = "/assets/checkouts/checkout-or-transfer"
-
-
-@pytest.fixture
-def build(qtbot: QtBot, qloop: Any, sim: Simulator) -> Iterator[Callable[..., Any]]:
-    with kiosk_factory(qtbot, sim) as factory:
-        yield factory
-
-
-@pytest.fixture
-def k(qtbot: QtBot, kiosk: Any) -> Any:
-    start(qtbot, kiosk)
-    return kiosk
 
 
 def test_whole_checkout_with_scanner_bursts(qtbot: QtBot, k: Any, sim: Simulator) -> None:

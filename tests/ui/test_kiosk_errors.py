@@ -7,19 +7,17 @@ scan is expected; nothing is sent that the operator did not confirm.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kiosk_helpers import (
     has_focus,
-    kiosk_factory,
     mutations,
     owner_id,
     press,
     requests_to,
     scan,
-    start,
     wait_card,
     wait_result,
 )
@@ -27,18 +25,6 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from kiosk.simulator import DEMO, Fault, Simulator
-
-
-@pytest.fixture
-def build(qtbot: QtBot, qloop: Any, sim: Simulator) -> Iterator[Callable[..., Any]]:
-    with kiosk_factory(qtbot, sim) as factory:
-        yield factory
-
-
-@pytest.fixture
-def k(qtbot: QtBot, kiosk: Any) -> Any:
-    start(qtbot, kiosk)
-    return kiosk
 
 
 def test_unknown_tag_says_not_found_and_the_next_scan_works(

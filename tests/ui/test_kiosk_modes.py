@@ -6,14 +6,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from kiosk_helpers import (
     has_focus,
     mutations,
     press,
     requests_to,
     scan,
-    start,
     toast,
     type_text,
     wait_card,
@@ -22,12 +20,6 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from kiosk.simulator import DEMO, Simulator
-
-
-@pytest.fixture
-def k(qtbot: QtBot, kiosk: Any) -> Any:
-    start(qtbot, kiosk)
-    return kiosk
 
 
 def test_lookup_mode_shows_card_and_history_and_changes_nothing(

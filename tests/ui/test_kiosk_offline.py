@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from kiosk_helpers import (
     mutations,
     owner_id,
     press,
     scan,
     session_state,
-    start,
     wait_armed,
     wait_card,
     wait_dialog,
@@ -28,12 +26,6 @@ from kiosk.ui.dialogs import ConfirmTransferDialog
 
 GIVE = f"Give {DEMO.free_tag} to Ana Ruiz"
 CHECKOUT_ROUTE = "/assets/checkouts/checkout-or-transfer"
-
-
-@pytest.fixture
-def k(qtbot: QtBot, kiosk: Any) -> Any:
-    start(qtbot, kiosk)
-    return kiosk
 
 
 def _give_free_device_to_ana(qtbot: QtBot, k: Any) -> ConfirmTransferDialog:

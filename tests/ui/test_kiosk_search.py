@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from kiosk_helpers import (
     has_focus,
-    kiosk_factory,
     mutations,
     press,
     requests_to,
     result_lines,
     scan,
-    start,
     type_text,
     wait_armed,
     wait_card,
@@ -34,18 +31,6 @@ JORDANS = [
     "Jordan Smith\nID 204600  ·  grade 05",
     "Jordan Smith\nID 204601  ·  grade 09",
 ]
-
-
-@pytest.fixture
-def build(qtbot: QtBot, qloop: Any, sim: Simulator) -> Iterator[Callable[..., Any]]:
-    with kiosk_factory(qtbot, sim) as factory:
-        yield factory
-
-
-@pytest.fixture
-def k(qtbot: QtBot, kiosk: Any) -> Any:
-    start(qtbot, kiosk)
-    return kiosk
 
 
 def test_duplicate_tag_opens_picker_and_arrows_pick(qtbot: QtBot, k: Any, sim: Simulator) -> None:
