@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -416,10 +417,22 @@ class KioskController(QObject):
             return
         self._work.start(self._lookup_device(text))
 
-    async def _lookup_device(self, text: str) -> None:
-        self._back_to_person = False
+    @contextmanager
+    def _working(self, doing: str) -> Iterator[None]:
+        """Busy indicator on; anything that goes wrong is worded by the one funnel."""
         self._set_busy(True)
         try:
+            yield
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the funnel words every failure
+            self._show_failure(exc, doing)
+        finally:
+            self._set_busy(False)
+
+    async def _lookup_device(self, text: str) -> None:
+        self._back_to_person = False
+        with self._working("looking up the device"):
             found = await self.service.find_device(text)
             if found.seen_at is None:
                 self.set_online(True)
@@ -445,12 +458,6 @@ class KioskController(QObject):
                 self.window.device.show_activity(await self.service.recent_activity(asset))
             else:
                 self._show_person_step()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the funnel words every failure
-            self._show_failure(exc, "looking up the device")
-        finally:
-            self._set_busy(False)
 
     async def _pick_device(self, text: str, assets: list[Asset]) -> Asset | None:
         dialog = DevicePickerDialog(self.window, text, assets, guard_ms=self._guard_ms)
@@ -472,8 +479,7 @@ class KioskController(QObject):
         if asset is None:
             return
         self._back_to_person = True
-        self._set_busy(True)
-        try:
+        with self._working("looking up the person"):
             match = await self.service.find_person(text)
             self.set_online(match.seen_at is None)
             self._search_serial += 1  # any type-ahead answer still coming is stale now
@@ -483,17 +489,10 @@ class KioskController(QObject):
                 self._fill_results(match.candidates, text, match)
             else:
                 self._show(feedback.person_not_found(text))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the funnel words every failure
-            self._show_failure(exc, "looking up the person")
-        finally:
-            self._set_busy(False)
 
     async def _confirm(self, asset: Asset, person: Person) -> None:
         self._back_to_person = True
-        self._set_busy(True)
-        try:
+        with self._working("preparing the check-out"):
             prepared = await self.service.prepare_checkout(asset, person)
             asset = prepared.asset
             if prepared.check.refusal:
@@ -521,12 +520,6 @@ class KioskController(QObject):
             change = self.service.checkout_change(prepared)
             self._set_busy(True)
             await self._send(change, person)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the funnel words every failure
-            self._show_failure(exc, "preparing the check-out")
-        finally:
-            self._set_busy(False)
 
     async def _send(self, change: Change, person: Person) -> None:
         """Submit a confirmed change. If Incident IQ is slow, stop waiting after a few
