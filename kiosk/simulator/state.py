@@ -80,21 +80,19 @@ class SimState:
             return self.assets.get(_norm_id(asset_id))
 
     def asset_by_tag(self, tag: str) -> list[Record]:
-        wanted = tag.casefold()
-        with self.lock:
-            return [
-                a
-                for a in self.assets.values()
-                if (a["AssetTag"] or "").casefold() == wanted and not a["IsDeleted"]
-            ]
+        return self._assets_where("AssetTag", tag)
 
     def asset_by_serial(self, serial: str) -> list[Record]:
-        wanted = serial.casefold()
+        return self._assets_where("SerialNumber", serial)
+
+    def _assets_where(self, field: str, text: str) -> list[Record]:
+        """Live assets whose `field` equals `text`, ignoring case (as the real lookups do)."""
+        wanted = text.casefold()
         with self.lock:
             return [
                 a
                 for a in self.assets.values()
-                if (a["SerialNumber"] or "").casefold() == wanted and not a["IsDeleted"]
+                if (a[field] or "").casefold() == wanted and not a["IsDeleted"]
             ]
 
     def assets_for(self, user_id: str) -> list[Record]:
