@@ -7,11 +7,13 @@ See `shared/iiq-api.md` for the contract this follows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +56,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 M = TypeVar("M", bound=BaseModel)
 TransferApi = Literal["checkout", "owner"]
+#: Told `False` when the client goes offline, `True` when Incident IQ answers again.
+ConnectivityListener = Callable[[bool], None]
 
 API_SUFFIX = "/api/v1.0"
 ASSETS_PRODUCT_ID = "88df910c-91aa-e711-80c2-0004ffa00050"
@@ -76,7 +80,8 @@ def is_loopback_host(host: str) -> bool:
 def api_base(site_url: str) -> str:
     """The API base (`https://district.incidentiq.com/api/v1.0`) for a site URL.
 
-    Accepts the site root with or without `/api/v1.0` and a bare host name. Plain http is
+    Accepts the site root with or without `/api/v1.0` (any case, trailing slashes) and a
+    bare host name; any other path is refused, naming the address expected. Plain http is
     allowed only for loopback hosts (the simulator); everything else must be https.
     """
     text = site_url.strip()
@@ -114,13 +119,21 @@ def api_base(site_url: str) -> str:
             "simulator on this computer).",
             request_sent=False,
         )
-    path = parts.path.rstrip("/")
-    if path.lower().endswith(API_SUFFIX):
-        path = path[: -len(API_SUFFIX)].rstrip("/")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
-    return f"{scheme}://{netloc}{path}{API_SUFFIX}"
+    site = f"{scheme}://{netloc}"
+    path = parts.path.rstrip("/")
+    if path.lower().endswith(API_SUFFIX):
+        path = path[: -len(API_SUFFIX)].rstrip("/")
+    if path:
+        # A page address pasted from the browser (/login, /agent/assets) would send every
+        # call to a route that does not exist: every lookup would be "not found".
+        shown = " ".join(site_url.split())
+        raise InvalidInputError(
+            f"{shown} has a path; use the site address only: {site}", request_sent=False
+        )
+    return site + API_SUFFIX
 
 
 def path_segment(text: str) -> str:
@@ -192,7 +205,20 @@ class AssetLookup:
 
 class IIQClient:
     """Async Incident IQ client. Create it inside the running event loop; close with
-    `aclose()` or use `async with`."""
+    `aclose()` or use `async with`.
+
+    Offline latch: once a request has failed for network reasons (after its own retries),
+    the client is offline (`online` is False) and every later request fails at once with a
+    `NetworkError` (`request_sent=False`) without touching the network, so a scan gets its
+    offline answer immediately instead of after the whole retry budget. One background
+    probe (`GET /login`, every `offline_probe_s` seconds, `offline_probe_timeout_s` each)
+    watches for the way back; the first reply of any status reopens it, and connectivity
+    listeners hear `False` then `True`. A change (POST) that may have reached the server
+    (`request_sent=True`: a read timeout, a dropped reply) does not close the latch by
+    itself: the caller re-reads the asset to verify it at once, and that read decides.
+    Server replies (4xx, 5xx) are answers, never offline. `offline_probe_s=None` turns the
+    latch off. `login()` always goes to the network (see there).
+    """
 
     def __init__(
         self,
@@ -204,7 +230,13 @@ class IIQClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        offline_probe_s: float | None = 3.0,
+        offline_probe_timeout_s: float = 2.0,
     ) -> None:
+        if offline_probe_s is not None and not offline_probe_s > 0:
+            raise ValueError("offline_probe_s must be a positive number of seconds, or None")
+        if not offline_probe_timeout_s > 0:
+            raise ValueError("offline_probe_timeout_s must be a positive number of seconds")
         if not connection.token:
             raise InvalidInputError(
                 "No Incident IQ API token: set IIQ_TOKEN or store it in the keyring.",
@@ -219,6 +251,13 @@ class IIQClient:
         self._update_location = update_asset_with_user_location
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._probe_interval = offline_probe_s
+        self._probe_timeout = offline_probe_timeout_s
+        self._offline_cause: NetworkError | None = None  # set while the latch is closed
+        self._offline_since = 0.0
+        self._listeners: list[ConnectivityListener] = []
+        self._probe_task: asyncio.Task[None] | None = None
+        self._closed = False
         headers = {
             "Authorization": f"Bearer {connection.token}",
             "SiteId": connection.site_id,
@@ -250,6 +289,12 @@ class IIQClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Stop the offline probe (waiting for it to end), then close the connections."""
+        self._closed = True
+        task, self._probe_task = self._probe_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
         await self._http.aclose()
 
     @property
@@ -257,11 +302,33 @@ class IIQClient:
         """The mechanism in use now (it changes to "owner" after a fallback)."""
         return "checkout" if self._use_checkout_routes else "owner"
 
+    # --- connectivity --------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """False while the offline latch is closed (requests fail fast, a probe runs)."""
+        return self._offline_cause is None
+
+    def add_connectivity_listener(self, callback: ConnectivityListener) -> Callable[[], None]:
+        """Call `callback(False)` when the client goes offline and `callback(True)` when
+        Incident IQ answers again (on the event loop). Returns a function that removes it."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return remove
+
     # --- connection ----------------------------------------------------------------
 
     async def login(self) -> LoginInfo:
-        """The connection check: who the token belongs to."""
-        reply = await self._send("GET", "/login")
+        """The connection check: who the token belongs to.
+
+        It bypasses the offline latch: it always goes to the network (with the usual
+        retries), so the app's connection-check loop really checks; any reply reopens the
+        latch at once, and a network failure closes it like any other request's."""
+        reply = await self._send("GET", "/login", bypass_latch=True)
         return _parse_one(LoginInfo, reply)
 
     # --- assets --------------------------------------------------------------------
@@ -377,7 +444,7 @@ class IIQClient:
             except NotFoundError as exc:
                 if not exc.route_missing:
                     raise
-                self._checkout_routes_missing("checkout-or-transfer")
+                self._checkout_routes_missing("checkout-or-transfer", exc)
         await self._send(
             "POST",
             f"/assets/{path_segment(asset_id)}/owner",
@@ -402,8 +469,9 @@ class IIQClient:
                 return "checkin"
             except NotFoundError as exc:
                 if exc.route_missing:
-                    self._checkout_routes_missing("checkin")
+                    self._checkout_routes_missing("checkin", exc)
                 else:
+                    # A record-level 404 ("no open checkout"): this asset only, not the run.
                     log.info("asset %s has no open checkout; removing its owner instead", asset_id)
         await self._send("POST", f"/assets/{path_segment(asset_id)}/remove-owner", safe=False)
         return "remove-owner"
@@ -435,12 +503,13 @@ class IIQClient:
 
     # --- plumbing ------------------------------------------------------------------
 
-    def _checkout_routes_missing(self, route: str) -> None:
+    def _checkout_routes_missing(self, route: str, error: NotFoundError) -> None:
         self._use_checkout_routes = False
         log.warning(
-            "the checkout route %s does not exist on this site; "
+            "the checkout route %s does not exist on this site (%s); "
             "using the owner routes for the rest of this run",
             route,
+            error.detail,
         )
 
     async def _lookup(self, path: str) -> list[Asset]:
@@ -486,8 +555,12 @@ class IIQClient:
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         safe: bool = True,
+        bypass_latch: bool = False,
     ) -> Any:
-        """Send a request; retry it only when `safe` (reads and query routes)."""
+        """Send a request; retry it only when `safe` (reads and query routes). While the
+        offline latch is closed, fail at once without sending (unless `bypass_latch`)."""
+        if not bypass_latch:
+            self._fail_fast_if_offline(method, path)
         attempt = 1
         while True:
             try:
@@ -498,6 +571,8 @@ class IIQClient:
                     # A 404 is usually an answer the caller handles (not found, fallback).
                     level = logging.INFO if isinstance(exc, NotFoundError) else logging.WARNING
                     log.log(level, "%s %s failed: %s", method, _loggable(path), exc.detail)
+                    if isinstance(exc, NetworkError) and (safe or not exc.request_sent):
+                        self._went_offline(exc)
                     raise
                 log.info(
                     "%s %s failed (%s); try %d in %.1f s",
@@ -540,6 +615,7 @@ class IIQClient:
                 request_sent=True,
                 detail=f"connection failed ({exc!r})",
             ) from exc
+        self._came_online()
         status = response.status_code
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -552,6 +628,90 @@ class IIQClient:
         if 200 <= status < 300:
             return _json_or_none(response, method, path)
         raise _error_for(response, method, path)
+
+    # --- the offline latch ----------------------------------------------------------
+
+    def _fail_fast_if_offline(self, method: str, path: str) -> None:
+        cause = self._offline_cause
+        if cause is None:
+            return
+        self._ensure_probe()
+        log.debug("%s %s not sent: Incident IQ is unreachable", method, _loggable(path))
+        raise NetworkError(
+            cause.message,
+            timeout=cause.timeout,
+            request_sent=False,
+            detail=(
+                f"not sent: offline for {time.monotonic() - self._offline_since:.1f} s "
+                f"(last failure: {cause.detail})"
+            ),
+        )
+
+    def _went_offline(self, cause: NetworkError) -> None:
+        if self._probe_interval is None or self._closed:
+            return
+        was_online = self._offline_cause is None
+        self._offline_cause = cause
+        if was_online:
+            self._offline_since = time.monotonic()
+            log.warning(
+                "Incident IQ is unreachable (%s); requests fail at once until a probe "
+                "every %.1f s gets through",
+                cause.detail,
+                self._probe_interval,
+            )
+            self._notify(False)
+        self._ensure_probe()
+
+    def _came_online(self) -> None:
+        if self._offline_cause is None:
+            return
+        self._offline_cause = None
+        log.info(
+            "Incident IQ answers again (offline for %.1f s)",
+            time.monotonic() - self._offline_since,
+        )
+        self._notify(True)
+
+    def _notify(self, online: bool) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(online)
+            except Exception:  # a listener's bug must not break the client
+                log.exception("connectivity listener %r failed", callback)
+
+    def _ensure_probe(self) -> None:
+        """Start the probe unless one runs (it is restarted here should it ever die)."""
+        if self._closed or (self._probe_task is not None and not self._probe_task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._probe_until_online(), name="iiq-offline-probe")
+        task.add_done_callback(_log_probe_end)
+        self._probe_task = task
+
+    async def _probe_until_online(self) -> None:
+        interval = self._probe_interval
+        if interval is None:
+            return
+        while self._offline_cause is not None and not self._closed:
+            await asyncio.sleep(interval)
+            if self._offline_cause is None or self._closed:
+                return
+            try:
+                response = await self._http.get("/login", timeout=self._probe_timeout)
+            except httpx.TransportError as exc:
+                log.debug("offline probe: still unreachable (%s)", type(exc).__name__)
+                continue
+            log.debug("offline probe: GET /login -> %d", response.status_code)
+            self._came_online()
+
+
+def _log_probe_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("the offline probe failed", exc_info=exc)
 
 
 # --- replies ---------------------------------------------------------------------------
@@ -627,25 +787,79 @@ def _parse_list(model: type[M], rows: list[Any]) -> list[M]:
     return result
 
 
-def _error_message_of(response: httpx.Response) -> tuple[str | None, bool]:
-    """The server's own message, and whether the body was JSON at all."""
+_NOT_JSON = object()
+
+# ASP.NET Web API's own answer for a URI no route matches (the checkout module switched
+# off, an older site): {"Message": "No HTTP resource was found that matches the request URI
+# '...'", "MessageDetail": "No route providing a controller name was found ..."}.
+_ROUTE_MISSING_MESSAGE = re.compile(r"no http resource was found", re.IGNORECASE)
+_ROUTE_MISSING_DETAIL = re.compile(
+    r"no route\b|no (?:type|action) was found\b.*\bcontroller", re.IGNORECASE | re.DOTALL
+)
+_SITE_ID_WORDS = re.compile(r"\bsite[\s_-]?id\b", re.IGNORECASE)
+
+
+def _error_body(response: httpx.Response) -> Any:
+    """The error reply's JSON, or `_NOT_JSON` (empty, HTML, plain text)."""
+    if not response.content.strip():
+        return _NOT_JSON
     try:
-        data = response.json()
+        return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return None, False
+        return _NOT_JSON
+
+
+def _fields(data: Any) -> dict[str, Any]:
+    """Top-level keys folded to lower case: metadata keys are matched tolerantly."""
     if not isinstance(data, dict):
-        return None, True
+        return {}
+    return {str(key).casefold(): value for key, value in data.items()}
+
+
+def _text_field(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _route_missing(data: Any) -> bool:
+    """Whether a 404 body (parsed JSON, or `_NOT_JSON`) says the route does not exist,
+    rather than that the record is missing. Decided by content, never by emptiness alone:
+    no JSON at all (a proxy's empty or HTML page) or ASP.NET's unmatched-route message
+    without ErrorKey/Item means the route; anything the application itself said (ErrorKey,
+    Item, its own NotFound message) means the record."""
+    if data is _NOT_JSON:
+        return True
+    fields = _fields(data)
+    if not fields or fields.get("errorkey") or fields.get("item") is not None:
+        return False
+    return bool(
+        _ROUTE_MISSING_MESSAGE.search(_text_field(fields, "message"))
+        or _ROUTE_MISSING_DETAIL.search(_text_field(fields, "messagedetail"))
+    )
+
+
+def _site_id_rejected(data: Any) -> bool:
+    """Whether a 401 body blames the SiteId header rather than the token."""
+    fields = _fields(data)
+    key = re.sub(r"[^a-z]", "", _text_field(fields, "errorkey").casefold())
+    return "siteid" in key or bool(_SITE_ID_WORDS.search(_text_field(fields, "message")))
+
+
+def _error_message_of(data: Any) -> str | None:
+    """The server's own message from an error body (`_error_body`)."""
+    fields = _fields(data)
     parts: list[str] = []
-    if isinstance(data.get("Message"), str) and data["Message"]:
-        parts.append(data["Message"])
-    errors = data.get("Errors")
+    if message := _text_field(fields, "message"):
+        parts.append(message)
+    errors = fields.get("errors")
     if isinstance(errors, list):
         for item in errors:
-            if isinstance(item, dict) and item.get("Message"):
-                field_name = item.get("Field")
-                text = str(item["Message"])
+            entry = _fields(item)
+            if entry.get("message"):
+                field_name = entry.get("field")
+                text = str(entry["message"])
                 parts.append(f"{field_name}: {text}" if field_name else text)
-    return ("; ".join(parts) or None), True
+    return "; ".join(parts) or None
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -668,9 +882,18 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def _error_for(response: httpx.Response, method: str, path: str) -> IIQError:
     status = response.status_code
-    server_message, is_json = _error_message_of(response)
+    data = _error_body(response)
+    server_message = _error_message_of(data)
     detail = f"{status}: {response.text[:BODY_LOG_LIMIT]!r}"
     if status == 401:
+        if _site_id_rejected(data):
+            said = server_message or _text_field(_fields(data), "errorkey")
+            return AuthError(
+                f"Incident IQ did not accept the site id (IIQ_SITE_ID / [iiq] site_id): {said}",
+                site_id_rejected=True,
+                status=status,
+                detail=detail,
+            )
         return AuthError(
             "Incident IQ did not accept the kiosk's API token (it may have expired or been "
             "revoked). Please call IT.",
@@ -687,7 +910,7 @@ def _error_for(response: httpx.Response, method: str, path: str) -> IIQError:
     if status == 404:
         return NotFoundError(
             "Incident IQ could not find that.",
-            route_missing=not (is_json and response.content.strip()),
+            route_missing=_route_missing(data),
             status=status,
             detail=detail,
         )

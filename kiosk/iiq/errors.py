@@ -50,9 +50,22 @@ class InvalidInputError(IIQError):
 
 
 class AuthError(IIQError):
-    """401: the token is wrong, expired or revoked."""
+    """401: the token is wrong, expired or revoked, or (`site_id_rejected`) the server
+    refused the SiteId header the kiosk sent."""
 
     kind = "auth"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        site_id_rejected: bool = False,
+        status: int | None = None,
+        detail: str = "",
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, status=status, detail=detail, request_sent=request_sent)
+        self.site_id_rejected = site_id_rejected
 
 
 class ForbiddenError(IIQError):
@@ -63,7 +76,9 @@ class ForbiddenError(IIQError):
 
 class NotFoundError(IIQError):
     """404. `route_missing` is True when the route itself does not exist on this site
-    (empty or non-JSON body), False when the route answered that the record is missing."""
+    (ASP.NET's "No HTTP resource was found" JSON, or a body that is not JSON at all), False
+    when the route answered that the record is missing (ErrorKey, Item, the app's own
+    message)."""
 
     kind = "not_found"
 
@@ -107,7 +122,9 @@ class ServerError(IIQError):
 
 
 class NetworkError(IIQError):
-    """No usable reply: cannot connect, timed out, connection dropped."""
+    """No usable reply: cannot connect, timed out, connection dropped. Also raised at once,
+    with `request_sent=False`, while the client knows it is offline (see
+    `IIQClient.online`)."""
 
     kind = "network"
     transient = True

@@ -2,8 +2,12 @@
 
 Routing works on the raw, still percent-encoded path split into segments, so an encoded
 `/` inside a tag stays inside its segment, as on the real service. Literal segments match
-case-insensitively (the real service runs on IIS). Unknown routes answer 404 with an empty
-body; application-level "not found" answers carry a JSON body.
+case-insensitively (the real service runs on IIS). Unknown routes under the API base (and
+the checkout routes while they are switched off) answer 404 the way ASP.NET Web API does:
+JSON with `Message` "No HTTP resource was found that matches the request URI '...'" and a
+`MessageDetail`, but no `ErrorKey`. Application-level "not found" answers carry an
+`ErrorKey`. Paths outside the API base answer 404 with an empty body, as a web server or
+proxy in front would.
 """
 
 from __future__ import annotations
@@ -56,6 +60,30 @@ class ApiError(Exception):
 
 def not_found(message: str, error_key: str) -> ApiError:
     return ApiError(404, message, error_key)
+
+
+def route_not_found(request_uri: str) -> Reply:
+    """ASP.NET Web API's answer when no route matches the request URI."""
+    return Reply(
+        404,
+        {
+            "Message": f"No HTTP resource was found that matches the request URI '{request_uri}'.",
+            "MessageDetail": (
+                f"No route providing a controller name was found to match request URI "
+                f"'{request_uri}'"
+            ),
+        },
+    )
+
+
+def request_uri(scope: Scope, raw_path: str, headers: dict[str, str]) -> str:
+    """The absolute request URI as the server saw it (scheme, Host, raw path, query)."""
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scope.get('scheme', 'http')}://{host}{raw_path}" + (f"?{query}" if query else "")
 
 
 def invalid(field_name: str, message: str) -> ApiError:
@@ -186,6 +214,7 @@ class Call:
     body: Any
     user_id: str
     started: float
+    uri: str = ""  # the absolute request URI, for ASP.NET-style route errors
 
 
 Handler = Callable[["IncidentIQApi", Call], Reply]
@@ -886,7 +915,8 @@ class ApiApp:
                 decision.status if decision.kind == "status" else 429, decision.retry_after
             )
         else:
-            call = Call({}, query, headers, parsed, user_id or "", started)
+            uri = request_uri(scope, raw_path, headers)
+            call = Call({}, query, headers, parsed, user_id or "", started, uri)
             reply = self._dispatch(method, relative, segments, call, token_kind, body_ok)
             if decision.kind in AFTER_KINDS:
                 if decision.kind == "apply_then_drop":
@@ -944,7 +974,7 @@ class ApiApp:
             if wrong_method:
                 message = f"The requested resource does not support http method '{method}'."
                 return Reply(405, {"Message": message}, {"Allow": "GET, POST"})
-            return Reply(404, None)
+            return route_not_found(call.uri)
         try:
             self._check_access(call.headers, token_kind, route)
             if not body_ok and route.method == "POST":

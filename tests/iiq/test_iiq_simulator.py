@@ -207,6 +207,8 @@ def test_unknown_route_is_route_missing(sim: Simulator) -> None:
 
     error = fails(sim, action, NotFoundError)
     assert error.route_missing is True
+    # The simulator answers like ASP.NET Web API: JSON, not an empty body.
+    assert "No HTTP resource was found that matches the request URI" in error.detail
     assert calls(sim) == [("GET", "/no/such/route", 404)]
 
 
@@ -473,6 +475,9 @@ def test_transfer_falls_back_to_owner_route(
         ("POST", f"/assets/{DEMO.free_asset_id}/owner", 200),
         ("POST", f"/assets/{DEMO.assigned_asset_id}/owner", 200),
     ]
+    # The 404 that caused it was ASP.NET's JSON "no route", and the log says so.
+    (warning,) = [r.getMessage() for r in caplog.records if "does not exist" in r.getMessage()]
+    assert "No HTTP resource was found" in warning
     assert sim.requests[1].json == {
         "OwnerId": DEMO.student_user_id,
         "UpdateAssetWithUserLocation": False,
@@ -517,7 +522,9 @@ def test_checkin_without_open_checkout_removes_owner(sim: Simulator) -> None:
     assert owner_of(sim, DEMO.no_checkout_asset_id) is None
 
 
-def test_checkin_when_checkout_routes_are_missing(sim: Simulator) -> None:
+def test_checkin_when_checkout_routes_are_missing(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
     sim.checkout_routes_enabled = False
 
     async def action(client: IIQClient) -> list[str]:
@@ -525,12 +532,54 @@ def test_checkin_when_checkout_routes_are_missing(sim: Simulator) -> None:
         second = await client.checkin(DEMO.no_checkout_asset_id)
         return [first, second, client.transfer_api]
 
-    assert use(sim, action) == ["remove-owner", "remove-owner", "owner"]
+    with caplog.at_level(logging.WARNING, logger="kiosk.iiq"):
+        assert use(sim, action) == ["remove-owner", "remove-owner", "owner"]
     assert calls(sim) == [
         ("POST", CHECKIN, 404),
         ("POST", f"/assets/{DEMO.assigned_asset_id}/remove-owner", 200),
         ("POST", f"/assets/{DEMO.no_checkout_asset_id}/remove-owner", 200),
     ]
+    assert owner_of(sim, DEMO.assigned_asset_id) is None
+    assert owner_of(sim, DEMO.no_checkout_asset_id) is None
+    assert any("No HTTP resource was found" in r.getMessage() for r in caplog.records)
+
+
+def test_checkout_then_checkin_with_checkout_routes_missing(sim: Simulator) -> None:
+    """A whole loan on a site without the checkout module: out, then back in."""
+    sim.checkout_routes_enabled = False
+
+    async def action(client: IIQClient) -> list[Any]:
+        out = await client.transfer(DEMO.free_asset_id, DEMO.student_user_id)
+        lent = (await client.asset(DEMO.free_asset_id)).current_owner_id
+        back = await client.checkin(DEMO.free_asset_id)
+        returned = (await client.asset(DEMO.free_asset_id)).current_owner_id
+        return [out, lent, back, returned]
+
+    assert use(sim, action) == ["owner", DEMO.student_user_id, "remove-owner", None]
+    assert [(m, p) for m, p, _ in calls(sim) if m == "POST"] == [
+        ("POST", CHECKOUT),
+        ("POST", f"/assets/{DEMO.free_asset_id}/owner"),
+        ("POST", f"/assets/{DEMO.free_asset_id}/remove-owner"),
+    ]
+    assert sim.state.open_checkout(DEMO.free_asset_id) is None
+
+
+def test_no_open_checkout_falls_back_for_that_asset_only(sim: Simulator) -> None:
+    """The checkin route's record-level 404 ("no open checkout", with an ErrorKey) removes
+    that asset's owner; the next check-in still uses the checkin route."""
+
+    async def action(client: IIQClient) -> list[str]:
+        first = await client.checkin(DEMO.no_checkout_asset_id)
+        second = await client.checkin(DEMO.assigned_asset_id)
+        return [first, second, client.transfer_api]
+
+    assert use(sim, action) == ["remove-owner", "checkin", "checkout"]
+    assert calls(sim) == [
+        ("POST", CHECKIN, 404),
+        ("POST", f"/assets/{DEMO.no_checkout_asset_id}/remove-owner", 200),
+        ("POST", CHECKIN, 200),
+    ]
+    assert owner_of(sim, DEMO.no_checkout_asset_id) is None
     assert owner_of(sim, DEMO.assigned_asset_id) is None
 
 
@@ -632,6 +681,8 @@ def test_wrong_token_is_auth_error(sim: Simulator) -> None:
     error = fails(sim, lambda c: c.login(), AuthError, token="not-the-token")
     assert error.status == 401
     assert "token" in str(error)
+    assert "site id" not in str(error)
+    assert error.site_id_rejected is False
     assert [(r.authorized, r.status) for r in sim.requests] == [(False, 401)]
 
 
@@ -639,6 +690,28 @@ def test_wrong_site_id_is_auth_error(sim: Simulator) -> None:
     error = fails(sim, lambda c: c.assets_by_tag(DEMO.free_tag), AuthError, site_id="wrong-site")
     assert "InvalidSiteId" in error.detail
     assert len(sim.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "action",
+    [lambda c: c.login(), lambda c: c.assets_by_tag(DEMO.free_tag)],
+    ids=["login", "assets_by_tag"],
+)
+def test_wrong_site_id_says_site_id_not_token(sim: Simulator, action: Action) -> None:
+    error = fails(sim, action, AuthError, site_id="6a1e0c9b-0000-0000-0000-000000000000")
+    assert error.site_id_rejected is True
+    assert str(error) == (
+        "Incident IQ did not accept the site id (IIQ_SITE_ID / [iiq] site_id): "
+        "The SiteId header is missing or does not match this site."
+    )
+    assert "token" not in str(error)
+    assert [(r.authorized, r.status) for r in sim.requests] == [(False, 401)]
+
+
+def test_wrong_token_and_wrong_site_id_blames_the_token(sim: Simulator) -> None:
+    error = fails(sim, lambda c: c.login(), AuthError, token="nope", site_id="wrong-site")
+    assert error.site_id_rejected is False
+    assert "token" in str(error)
 
 
 READONLY_MUTATIONS: dict[str, Action] = {

@@ -505,6 +505,39 @@ def test_400_without_a_usable_message(reply: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "site_id_rejected", "said"),
+    [
+        (None, False, None),
+        ({"Message": "Authorization has been denied for this request."}, False, None),
+        ({"ErrorKey": "Unauthorized", "Message": "Token expired"}, False, None),
+        ({"Message": "A website identifier is wrong"}, False, None),
+        (
+            {"ErrorKey": "InvalidSiteId", "Message": "The SiteId header does not match."},
+            True,
+            "The SiteId header does not match.",
+        ),
+        ({"ErrorKey": "INVALID_SITE_ID"}, True, "INVALID_SITE_ID"),
+        ({"errorkey": "siteidmismatch", "message": "Nope."}, True, "Nope."),
+        ({"Message": "Invalid site id."}, True, "Invalid site id."),
+        ({"Message": "Unknown Site-Id 1234"}, True, "Unknown Site-Id 1234"),
+    ],
+)
+def test_401_says_whether_the_site_id_or_the_token_was_refused(
+    body: dict[str, str] | None, site_id_rejected: bool, said: str | None
+) -> None:
+    reply = httpx.Response(401) if body is None else httpx.Response(401, json=body)
+    error = fails(Server(reply), lambda c: c.login(), AuthError)
+    assert error.site_id_rejected is site_id_rejected
+    if said is None:
+        assert "API token" in str(error)
+        assert "site id" not in str(error)
+    else:
+        assert str(error) == (
+            f"Incident IQ did not accept the site id (IIQ_SITE_ID / [iiq] site_id): {said}"
+        )
+
+
+@pytest.mark.parametrize(
     ("reply", "error_class", "words"),
     [
         (status(401), AuthError, "token"),
@@ -523,12 +556,46 @@ def test_client_errors_are_typed_and_not_retried(
     assert len(server.requests) == 1
 
 
+ASP_NET_URI = "https://district.incidentiq.com/api/v1.0/assets/checkouts/checkout-or-transfer"
+ASP_NET_404 = {
+    "Message": f"No HTTP resource was found that matches the request URI '{ASP_NET_URI}'.",
+    "MessageDetail": f"No route providing a controller name was found to match request URI "
+    f"'{ASP_NET_URI}'",
+}
+
+
 @pytest.mark.parametrize(
     ("reply", "route_missing"),
     [
+        # No JSON at all: a proxy, CDN or IIS itself answered.
         (httpx.Response(404), True),
+        (httpx.Response(404, content=b"  \r\n"), True),
         (httpx.Response(404, html="<h1>Not Found</h1>"), True),
+        (httpx.Response(404, text="Not Found"), True),
+        (httpx.Response(404, json=ASP_NET_404), True),
+        # ASP.NET's wording, tolerantly: one of the two fields, other key case.
+        (httpx.Response(404, json={"Message": ASP_NET_404["Message"]}), True),
+        (httpx.Response(404, json={"MessageDetail": ASP_NET_404["MessageDetail"]}), True),
+        (httpx.Response(404, json={"message": ASP_NET_404["Message"].upper()}), True),
+        (
+            httpx.Response(
+                404,
+                json={
+                    "Message": "Not found.",
+                    "MessageDetail": "No type was found that matches the controller named "
+                    "'checkouts'.",
+                },
+            ),
+            True,
+        ),
+        # The application itself answered: the record is missing.
         (httpx.Response(404, json={"Message": "Asset not found"}), False),
+        (httpx.Response(404, json={"ErrorKey": "AssetNotFound", "Message": "nope"}), False),
+        (httpx.Response(404, json={**ASP_NET_404, "ErrorKey": "NoOpenCheckout"}), False),
+        (httpx.Response(404, json={**ASP_NET_404, "Item": {}}), False),
+        (httpx.Response(404, json={"StatusCode": 404}), False),
+        (httpx.Response(404, json={}), False),
+        (httpx.Response(404, json=[]), False),
     ],
 )
 def test_404_route_missing(reply: httpx.Response, route_missing: bool) -> None:
@@ -552,7 +619,13 @@ def test_lookup_404_is_an_empty_list() -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", [httpx.Response(404), httpx.Response(404, html="<html>404</html>")]
+    "missing",
+    [
+        httpx.Response(404, json=ASP_NET_404),
+        httpx.Response(404),
+        httpx.Response(404, html="<html>404</html>"),
+    ],
+    ids=["asp-net-json", "empty", "html"],
 )
 def test_transfer_falls_back_when_checkout_route_is_missing(
     missing: httpx.Response, caplog: pytest.LogCaptureFixture
@@ -632,8 +705,13 @@ def test_checkin_routes() -> None:
     ]
     assert server.requests[1].content == b""
 
-    server = Server(httpx.Response(404), ok())
-    assert call(server, twice) == ["remove-owner", "owner"]
+    for missing in (
+        httpx.Response(404),
+        httpx.Response(404, html="<html>404</html>"),
+        httpx.Response(404, json=ASP_NET_404),
+    ):
+        server = Server(missing, ok())
+        assert call(server, twice) == ["remove-owner", "owner"]
 
     server = Server(ok())
     assert call(server, lambda c: c.checkin("a-1"), transfer_api="owner") == "remove-owner"

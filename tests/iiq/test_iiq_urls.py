@@ -166,8 +166,7 @@ def test_client_sends_nothing_for_an_empty_scan(text: str) -> None:
         ("district.incidentiq.com/api/v1.0", BASE),
         ("district.incidentiq.com:8443", "https://district.incidentiq.com:8443/api/v1.0"),
         ("https://district.incidentiq.com:443/", "https://district.incidentiq.com:443/api/v1.0"),
-        ("https://example.org/iiq", "https://example.org/iiq/api/v1.0"),
-        ("https://example.org/iiq/api/v1.0/", "https://example.org/iiq/api/v1.0"),
+        ("https://district.incidentiq.com/aPi/V1.0///", BASE),
         ("http://127.0.0.1:8123", "http://127.0.0.1:8123/api/v1.0"),
         ("http://127.0.0.1:8123/api/v1.0/", "http://127.0.0.1:8123/api/v1.0"),
         ("http://127.5.6.7", "http://127.5.6.7/api/v1.0"),
@@ -175,6 +174,7 @@ def test_client_sends_nothing_for_an_empty_scan(text: str) -> None:
         ("http://LOCALHOST:8123/", "http://localhost:8123/api/v1.0"),
         ("http://[::1]:8123", "http://[::1]:8123/api/v1.0"),
         ("http://[::1]/api/v1.0", "http://[::1]/api/v1.0"),
+        ("http://127.0.0.1:8123/API/V1.0", "http://127.0.0.1:8123/api/v1.0"),
         ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443/api/v1.0"),
     ],
 )
@@ -214,6 +214,45 @@ def test_api_base_refuses(site: str, why: str) -> None:
     assert info.value.request_sent is False
 
 
+@pytest.mark.parametrize(
+    ("site", "root"),
+    [
+        # Addresses pasted from the browser: every call would go to a route that is not there.
+        ("https://x.incidentiq.com/agent/assets", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/login", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/some/path/", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/agent/assets/CB-004512", "https://x.incidentiq.com"),
+        ("x.incidentiq.com/agent", "https://x.incidentiq.com"),
+        ("HTTPS://X.IncidentIQ.com/Login", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com:8443/login", "https://x.incidentiq.com:8443"),
+        # Near misses of the API base are paths too.
+        ("https://x.incidentiq.com/api", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/api/v1", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/api/v2.0", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/api/v1.0/assets", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/api/v1.0/api/v1.0", "https://x.incidentiq.com"),
+        ("https://x.incidentiq.com/iiq/api/v1.0", "https://x.incidentiq.com"),
+        ("http://127.0.0.1:8123/login", "http://127.0.0.1:8123"),
+        ("http://[::1]:8123/agent", "http://[::1]:8123"),
+    ],
+)
+def test_api_base_refuses_a_path(site: str, root: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        api_base(site)
+    assert str(info.value) == f"{site} has a path; use the site address only: {root}"
+    assert "\n" not in str(info.value)
+    assert info.value.request_sent is False
+    # What the message suggests is accepted.
+    assert api_base(root) == root + "/api/v1.0"
+
+
+def test_client_refuses_a_site_url_with_a_path() -> None:
+    with pytest.raises(InvalidInputError, match="has a path"):
+        IIQClient(
+            Connection(site_url="https://x.incidentiq.com/agent/assets", site_id="s", token="t")
+        )
+
+
 def test_client_refuses_plain_http_to_a_real_host() -> None:
     with pytest.raises(InvalidInputError, match="https"):
         IIQClient(Connection(site_url="http://district.incidentiq.com", site_id="s", token="t"))
@@ -228,7 +267,24 @@ def test_client_refuses_missing_token_or_site_id(site_id: str, token: str) -> No
 
 labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 hosts = st.lists(labels, min_size=1, max_size=4).map(lambda ls: ".".join([*ls, "org"]))
-suffixes = st.sampled_from(["", "/", "//", "/api/v1.0", "/api/v1.0/", "/API/v1.0//", "/Api/V1.0"])
+# The site root, with or without the API base in any case, and any trailing slashes.
+api_spellings = st.builds(
+    lambda chars, flips: "".join(c.upper() if f else c for c, f in zip(chars, flips, strict=True)),
+    st.just("/api/v1.0"),
+    st.lists(st.booleans(), min_size=9, max_size=9),
+)
+suffixes = st.one_of(
+    st.sampled_from(["", "/", "//", "/api/v1.0", "/api/v1.0/", "/API/v1.0//", "/Api/V1.0"]),
+    st.tuples(st.sampled_from(["", "/"]), api_spellings, st.integers(0, 3)).map(
+        lambda t: t[0] + t[1] + "/" * t[2]
+    ),
+)
+# Anything else after the host: pages, deeper API routes, near misses.
+segments = st.from_regex(r"[A-Za-z0-9._~-]{1,12}", fullmatch=True).filter(
+    lambda seg: seg not in (".", "..")
+)
+paths = st.lists(segments, min_size=1, max_size=4).map(lambda segs: "/" + "/".join(segs))
+paths = paths.filter(lambda p: p.rstrip("/").lower() not in ("", "/api/v1.0"))
 
 
 @settings(max_examples=200, deadline=None)
@@ -238,6 +294,30 @@ def test_api_base_property_https(host: str, suffix: str, scheme: str) -> None:
     assert out == f"https://{host}/api/v1.0"
     assert api_base(out) == out
     assert httpx.URL(out).host == host
+
+
+@settings(max_examples=200, deadline=None)
+@given(hosts, paths, st.sampled_from(["", "/", "/api/v1.0"]), st.sampled_from(["https://", ""]))
+def test_api_base_property_any_other_path_is_refused(
+    host: str, path: str, tail: str, scheme: str
+) -> None:
+    site = scheme + host + path + tail
+    with pytest.raises(InvalidInputError) as info:
+        api_base(site)
+    message = str(info.value)
+    assert message == f"{site} has a path; use the site address only: https://{host}"
+    assert api_base(f"https://{host}") == f"https://{host}/api/v1.0"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["127.0.0.1", "localhost", "[::1]"]),
+    st.integers(min_value=1, max_value=65535),
+    paths,
+)
+def test_api_base_property_loopback_path_is_refused(host: str, port: int, path: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(f"only: http://{host}:{port}")):
+        api_base(f"http://{host}:{port}{path}")
 
 
 @settings(max_examples=100, deadline=None)

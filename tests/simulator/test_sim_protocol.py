@@ -237,11 +237,28 @@ def test_locations_and_rooms(api: httpx.Client) -> None:
 # --------------------------------------------------------------------------- errors
 
 
-def test_unknown_route_is_404_with_empty_body(api: httpx.Client) -> None:
-    for path in ("/assets/checkouts/nope", "/nothing/here", "/assets/x/y/z/w"):
-        reply = api.post(path, json={})
-        assert reply.status_code == 404
-        assert reply.content == b""
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/assets/checkouts/nope"),
+        ("POST", "/nothing/here"),
+        ("POST", "/assets/x/y/z/w"),
+        ("GET", "/no/such/route?$s=5&$p=0"),
+        ("GET", "/"),
+    ],
+)
+def test_unknown_route_is_the_asp_net_404(
+    api: httpx.Client, sim: Simulator, method: str, path: str
+) -> None:
+    reply = api.request(method, path, json={} if method == "POST" else None)
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith("application/json")
+    uri = sim.api_url + path
+    assert reply.json() == {
+        "Message": f"No HTTP resource was found that matches the request URI '{uri}'.",
+        "MessageDetail": f"No route providing a controller name was found to match request "
+        f"URI '{uri}'",
+    }
 
 
 def test_outside_the_api_base_is_404_empty(sim: Simulator) -> None:

@@ -136,7 +136,10 @@ def test_disabled_checkout_routes_look_like_unknown_routes(
         checkin(api, DEMO.assigned_asset_id),
     ):
         assert reply.status_code == 404
-        assert reply.content == b""
+        body = reply.json()
+        assert set(body) == {"Message", "MessageDetail"}  # no ErrorKey: the route is missing
+        assert body["Message"].startswith("No HTTP resource was found that matches the request")
+        assert reply.request.url.path in body["Message"]
     assert sim.state.asset(DEMO.free_asset_id)["OwnerId"] is None  # type: ignore[index]
     # The owner routes still work: that is the client's fallback.
     reply = api.post(
