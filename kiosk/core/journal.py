@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import errno
 import json
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,13 +31,13 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from kiosk.core.changes import Change, ChangeState
+from kiosk.core.changes import ATTENTION_STATES, Change, ChangeState
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 JOURNAL_FILE = "journal.sqlite3"
 
 #: The audit columns, in the order of `export` and the CSV file.
@@ -62,6 +63,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "last_error",
     "conflict_owner_id",
     "conflict_owner_name",
+    "batch_id",
+    "undo_of",
     "purged_at",
 )
 
@@ -103,14 +106,39 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX changes_created ON changes (created_at);
     CREATE INDEX changes_updated ON changes (updated_at);
     """,
+    # 2: changes are plans of steps (in `data`); batches and undo.
+    2: """
+    ALTER TABLE changes ADD COLUMN batch_id TEXT;
+    ALTER TABLE changes ADD COLUMN undo_of TEXT;
+    CREATE INDEX changes_undo ON changes (undo_of);
+    """,
 }
 
+#: States the journal knows; a row with any other is set aside as unreadable.
+_KNOWN_STATES = tuple(state.value for state in ChangeState)
+#: Rows that need a person: unresolved conflicts and failures, and damaged rows.
+_ATTENTION_SQL = (
+    "resolved_at IS NULL AND (state IN ('conflict', 'failed', 'unreadable') "
+    f"OR state NOT IN ({', '.join(repr(v) for v in _KNOWN_STATES)}))"
+)
+
 #: What `purge_personal_data` blanks in the JSON copy of a change.
-_PERSONAL_FIELDS = ("from_owner_name", "to_owner_name", "conflict_owner_name", "note", "last_error")
+_PERSONAL_FIELDS = (
+    "from_owner_name",
+    "to_owner_name",
+    "conflict_owner_name",
+    "note",
+    "last_error",
+    "summary",
+)
 
 
 class JournalError(Exception):
     """The journal cannot be opened or written; the message says what to do."""
+
+
+class JournalFullError(JournalError):
+    """The disk is full: the change could not be written, so nothing was sent."""
 
 
 class JournalLockedError(JournalError):
@@ -132,7 +160,18 @@ class JournalEntry:
 
     @property
     def needs_attention(self) -> bool:
-        return self.change.state in (ChangeState.CONFLICT, ChangeState.FAILED) and not self.resolved
+        return self.change.state in ATTENTION_STATES and not self.resolved
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A journal row that cannot be read back as a change (damaged data, an unknown kind
+    or state). It is set aside and reported; it never stops other changes."""
+
+    id: str
+    created_at: str
+    asset_tag: str
+    reason: str
 
 
 def utc_iso(when: datetime) -> str:
@@ -153,6 +192,8 @@ class Journal:
         self._conn = conn
         self.path = path
         self._lock = lock
+        #: Rows found damaged in this process: id -> why (see `_set_aside`).
+        self.bad_rows: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: Path, *, lock: bool = True) -> Journal:
@@ -205,6 +246,13 @@ class Journal:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={target}")
             log.info("journal %s: schema now version %d", self.path, target)
+        if self._lock is not None:
+            marks = ", ".join("?" for _ in _KNOWN_STATES)
+            conn.execute(
+                "UPDATE changes SET last_error = 'unreadable: unknown state ' || state, "  # noqa: S608
+                f"state = ? WHERE state NOT IN ({marks})",
+                (ChangeState.UNREADABLE.value, *_KNOWN_STATES),
+            )
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -233,18 +281,20 @@ class Journal:
         values = _row_values(change)
         columns = ("id", *_CHANGE_COLUMNS, "data")
         marks = ", ".join("?" for _ in columns)
-        self._conn.execute(
-            f"INSERT INTO changes ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-            (change.id, *values, _to_json(change)),
-        )
+        with _writing():
+            self._conn.execute(
+                f"INSERT INTO changes ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+                (change.id, *values, _to_json(change)),
+            )
 
     def update(self, change: Change) -> None:
         """Write the change's progress (state, attempts, steps, errors)."""
         sets = ", ".join(f"{name} = ?" for name in (*_CHANGE_COLUMNS, "data"))
-        cursor = self._conn.execute(
-            f"UPDATE changes SET {sets} WHERE id = ?",  # noqa: S608
-            (*_row_values(change), _to_json(change), change.id),
-        )
+        with _writing():
+            cursor = self._conn.execute(
+                f"UPDATE changes SET {sets} WHERE id = ?",  # noqa: S608
+                (*_row_values(change), _to_json(change), change.id),
+            )
         if cursor.rowcount != 1:
             raise JournalError(f"change {change.id} is not in the journal")
 
@@ -253,7 +303,7 @@ class Journal:
         its state, marked resolved, and no longer needs attention."""
         entry = self.entry(change_id)
         if entry is None:
-            raise JournalError(f"change {change_id} is not in the journal")
+            raise JournalError(f"change {change_id} is not in the journal or cannot be read")
         if entry.change.state not in (ChangeState.CONFLICT, ChangeState.FAILED):
             raise JournalError(
                 f"change {change_id} is {entry.change.state.value}; only conflicts and "
@@ -317,6 +367,31 @@ class Journal:
         )
         return [row.change for row in rows]
 
+    def unreadable(self) -> list[UnreadableRow]:
+        """Rows set aside because they cannot be read back, oldest first."""
+        marks = ", ".join("?" for _ in _KNOWN_STATES)
+        cursor = self._conn.execute(
+            "SELECT id, created_at, asset_tag, state, last_error FROM changes "  # noqa: S608
+            f"WHERE resolved_at IS NULL AND (state = ? OR state NOT IN ({marks})) ORDER BY seq",
+            (ChangeState.UNREADABLE.value, *_KNOWN_STATES),
+        )
+        found = {
+            row_id: UnreadableRow(
+                row_id,
+                created,
+                tag,
+                error if state == ChangeState.UNREADABLE.value else f"unknown state “{state}”",
+            )
+            for row_id, created, tag, state, error in cursor
+        }
+        for row_id, reason in self.bad_rows.items():
+            found.setdefault(row_id, UnreadableRow(row_id, "", "", reason))
+        return list(found.values())
+
+    def undo_of(self, change_id: str) -> list[Change]:
+        """The undo changes recorded for `change_id`."""
+        return [e.change for e in self._entries("WHERE undo_of = ? ORDER BY seq", (change_id,))]
+
     def session(self, since: datetime) -> list[JournalEntry]:
         """Changes confirmed at or after `since`, newest first (the "this session" list)."""
         return self._entries("WHERE created_at >= ? ORDER BY seq DESC", (utc_iso(since),))
@@ -334,11 +409,26 @@ class Journal:
         ):
             counts[str(state)] = int(count)
         row = self._conn.execute(
-            "SELECT COUNT(*) FROM changes WHERE state IN (?, ?) AND resolved_at IS NULL",
-            (ChangeState.CONFLICT.value, ChangeState.FAILED.value),
+            f"SELECT COUNT(*) FROM changes WHERE {_ATTENTION_SQL}"  # noqa: S608
         ).fetchone()
-        counts["attention"] = int(row[0])
+        unknown = {k for k in counts if k not in _KNOWN_STATES}
+        counts[ChangeState.UNREADABLE.value] += sum(counts.pop(k) for k in unknown)
+        counts["attention"] = int(row[0]) + len(set(self.bad_rows) - self._marked_bad())
         return counts
+
+    def _marked_bad(self) -> set[str]:
+        """The damaged rows not to count again: marked unreadable, or counted by
+        `_ATTENTION_SQL` already (a conflict or failure a reader without the lock could not
+        mark)."""
+        if not self.bad_rows:
+            return set()
+        marks = ", ".join("?" for _ in self.bad_rows)
+        cursor = self._conn.execute(
+            f"SELECT id FROM changes WHERE (state = ? OR {_ATTENTION_SQL}) "  # noqa: S608
+            f"AND id IN ({marks})",
+            (ChangeState.UNREADABLE.value, *self.bad_rows),
+        )
+        return {row[0] for row in cursor}
 
     def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """The audit rows (no JSON, no check-in internals), oldest first."""
@@ -360,15 +450,41 @@ class Journal:
 
     def _entries(self, clause: str, params: Iterable[Any]) -> list[JournalEntry]:
         cursor = self._conn.execute(
-            f"SELECT data, state, resolved_at, resolution_note, purged_at FROM changes {clause}",  # noqa: S608
+            "SELECT id, data, state, resolved_at, resolution_note, purged_at "  # noqa: S608
+            f"FROM changes {clause}",
             tuple(params),
         )
         entries = []
-        for data, state, resolved_at, note, purged_at in cursor:
-            change = Change.from_dict(json.loads(data))
-            change.state = ChangeState(state)
+        bad: list[tuple[str, str]] = []
+        for row_id, data, state, resolved_at, note, purged_at in cursor.fetchall():
+            try:
+                change = Change.from_dict(json.loads(data))
+                change.state = ChangeState(state)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                bad.append((row_id, f"{type(exc).__name__}: {str(exc)[:120]}"))
+                continue
+            if change.state is ChangeState.UNREADABLE:
+                continue
             entries.append(JournalEntry(change, resolved_at, note, purged_at))
+        for row_id, reason in bad:
+            self._set_aside(row_id, reason)
         return entries
+
+    def _set_aside(self, row_id: str, reason: str) -> None:
+        """A damaged row: marked unreadable (when this process may write) and reported,
+        never a reason to stop reading the others."""
+        if row_id not in self.bad_rows:
+            log.error("journal: change %s cannot be read (%s); set aside", row_id, reason)
+        self.bad_rows[row_id] = reason
+        if self._lock is None:
+            return
+        try:
+            self._conn.execute(
+                "UPDATE changes SET state = ?, last_error = ? WHERE id = ?",
+                (ChangeState.UNREADABLE.value, f"unreadable: {reason}", row_id),
+            )
+        except sqlite3.Error as exc:
+            log.warning("journal: could not mark change %s unreadable (%s)", row_id, exc)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
@@ -409,21 +525,39 @@ def _to_json(change: Change) -> str:
 
 
 def _row_values(change: Change) -> tuple[Any, ...]:
-    data = change.to_dict()
     values: list[Any] = []
     for name in _CHANGE_COLUMNS:
-        value = data.get(name)
+        value = getattr(change, name)
         values.append(value.value if isinstance(value, Enum) else value)
     return tuple(values)
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """A full disk is said in words: the change was not written, so nothing was sent."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc).lower():
+            raise JournalFullError("The kiosk's disk is full: nothing was sent.") from exc
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise JournalFullError("The kiosk's disk is full: nothing was sent.") from exc
+        raise
 
 
 def _blank_personal(data: dict[str, Any]) -> dict[str, Any]:
     for name in _PERSONAL_FIELDS:
         if data.get(name) is not None:
             data[name] = None
-    ticket = data.get("ticket")
+    ticket = data.get("ticket")  # schema 1
     if isinstance(ticket, dict) and ticket.get("description"):
         ticket["description"] = None
+    for step in data.get("steps") or []:
+        request = step.get("request") if isinstance(step, dict) else None
+        if isinstance(request, dict) and request.get("description"):
+            request["description"] = ""
     return data
 
 
@@ -453,6 +587,9 @@ class _FileLock:
 
     @classmethod
     def acquire(cls, path: Path) -> _FileLock:
+        if sys.platform != "win32":  # the user's alone, like the journal itself
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            path.chmod(0o600)
         handle = path.open("a+b")
         try:
             _lock_file(handle)
@@ -551,6 +688,12 @@ class AsyncJournal:
     async def counts(self) -> dict[str, int]:
         return await self._call(self._journal.counts)
 
+    async def unreadable(self) -> list[UnreadableRow]:
+        return await self._call(self._journal.unreadable)
+
+    async def undo_of(self, change_id: str) -> list[Change]:
+        return await self._call(lambda: self._journal.undo_of(change_id))
+
     async def export(self, since: datetime | None = None) -> list[dict[str, Any]]:
         return await self._call(lambda: self._journal.export(since))
 
@@ -568,4 +711,4 @@ class AsyncJournal:
 
 
 def _copy(change: Change) -> Change:
-    return Change.from_dict(change.to_dict())
+    return change.copy()

@@ -9,6 +9,10 @@ Order of events for every change, and why nothing is lost or done twice:
 3. `ChangeService.apply` re-reads the asset first: a change that already arrived (reply lost,
    process killed after sending) is marked done without sending it again; a device whose
    owner changed elsewhere becomes a conflict and is never forced.
+   The try also notes its start time and marks the change "in doubt": after an ambiguous
+   failure (a timeout, a dropped reply, a crash mid-request) the change is not re-read or
+   sent again sooner than `verify_after_s` after that try started, so a request still
+   running at Incident IQ can land first. Neither a nudge nor a restart cuts that wait.
 4. The outcome is written to the journal. A change still pending waits for its next try
    (a refused token keeps changes pending too: it is the token that is wrong, not them):
    exponential backoff with jitter, `Retry-After` when Incident IQ asks for it, at most one
@@ -24,9 +28,10 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.core.changes import ApplyResult, Change, ChangeState
+from kiosk.core.changes import ATTENTION_STATES, ApplyResult, Change, ChangeState, now_iso
 from kiosk.core.journal import AsyncJournal, JournalEntry
 from kiosk.iiq.errors import AuthError, IIQError, NetworkError, RateLimitedError
 
@@ -34,8 +39,7 @@ log = logging.getLogger(__name__)
 
 ApplyFunc = Callable[[Change], Awaitable[ApplyResult]]
 Listener = Callable[[Change], None]
-
-_ATTENTION = (ChangeState.CONFLICT, ChangeState.FAILED)
+HealthListener = Callable[[], None]
 
 
 class Outbox:
@@ -53,31 +57,42 @@ class Outbox:
         min_interval_s: float = 0.2,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
-        settle_s: float = 30.0,
+        verify_after_s: float = 30.0,
+        restart_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        """`settle_s`: after a timeout the request may still be running at Incident IQ; the
-        change is not tried again (re-read, maybe re-sent) before this many seconds."""
+        """`verify_after_s`: after an ambiguous failure the request may still be running at
+        Incident IQ; the change is not tried again (re-read, maybe re-sent) sooner than this
+        many seconds after that try started. `restart_s`: how long `serve` waits before it
+        restarts a sender that died."""
         self._journal = journal
         self._apply = apply
         self.min_interval_s = min_interval_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self.settle_s = settle_s
+        self.verify_after_s = verify_after_s
+        self.restart_s = restart_s
         self._clock = clock
+        self._wall_clock = wall_clock
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._pending: dict[str, Change] = {}  # oldest first
         self._next_at: dict[str, float] = {}  # change id -> earliest next try
+        self._verify_at: dict[str, float] = {}  # in doubt: not before (no nudge cuts it)
         self._busy: set[str] = set()  # asset ids with a try under way
+        self._trying: set[str] = set()  # change ids with a try under way
         self._attention = 0
         self._fail_streak = 0
         self._backoff_until = 0.0  # after failures: Incident IQ or the network is down
         self._retry_after_until = 0.0  # Incident IQ asked us to wait (429 Retry-After)
         self._last_try = float("-inf")
         self._listeners: list[Listener] = []
+        self._health_listeners: list[HealthListener] = []
+        #: Why the background sender is not running (it died and waits to restart).
+        self.sender_problem: str | None = None
         self._wake = asyncio.Event()
         self._empty = asyncio.Event()
         self._empty.set()
@@ -94,6 +109,10 @@ class Outbox:
         that removes it. Called on the event loop; keep it short."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def add_health_listener(self, callback: HealthListener) -> None:
+        """Call `callback()` when the background sender dies or runs again."""
+        self._health_listeners.append(callback)
 
     def counts(self) -> dict[str, int]:
         """`pending`: saved, will be sent; `attention`: conflicts and failures to resolve."""
@@ -117,6 +136,8 @@ class Outbox:
                 return
             for change in await self._journal.pending():
                 self._pending.setdefault(change.id, change)
+                if change.in_doubt:
+                    self._verify_at[change.id] = self._clock() + self._verify_wait(change)
             self._attention = (await self._journal.counts())["attention"]
             self._loaded = True
             if self._pending:
@@ -152,7 +173,7 @@ class Outbox:
 
     def nudge(self) -> None:
         """Try everything now (the network is back, or "send now" was pressed); a wait that
-        Incident IQ asked for (Retry-After) is still honoured."""
+        Incident IQ asked for (Retry-After) and the wait of a change in doubt still hold."""
         self._next_at.clear()
         self._backoff_until = 0.0
         self._fail_streak = 0
@@ -164,6 +185,48 @@ class Outbox:
         self._attention = (await self._journal.counts())["attention"]
         self._notify(entry.change)
         return entry
+
+    def in_flight(self, change_id: str) -> bool:
+        """A try of this change is under way right now."""
+        return change_id in self._trying
+
+    async def withdraw(self, change_id: str) -> Change | None:
+        """Take a pending change back before it is sent (undo). None when it cannot be: it
+        is being tried, or an earlier try may have reached Incident IQ, or it is not
+        pending."""
+        change = self._pending.get(change_id)
+        if change is None or change_id in self._trying or change.in_doubt:
+            return None
+        if any(step.done for step in change.steps):
+            return None
+        # Not PENDING from here on: the sender skips it while the journal is written.
+        change.state = ChangeState.WITHDRAWN
+        change.updated_at = now_iso()
+        try:
+            await self._journal.update(change)
+        except BaseException:
+            change.state = ChangeState.PENDING
+            self._wake.set()
+            raise
+        self._forget(change)
+        self._notify(change)
+        return change
+
+    async def serve(self) -> None:
+        """The background sender, watched: if it dies, that is logged and shown
+        (`sender_problem`, health listeners) and it is restarted after `restart_s`."""
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("outbox: the sender stopped; restarting in %.0f s", self.restart_s)
+                self.sender_problem = f"the sender stopped ({type(exc).__name__})"
+                self._notify_health()
+                await self._sleep(self.restart_s)
+                self.sender_problem = None
+                self._notify_health()
 
     async def run(self) -> None:
         """The background sender; runs until cancelled. Start it once and keep the task."""
@@ -235,9 +298,9 @@ class Outbox:
             if change.asset_id in seen:
                 continue  # only the oldest change per device may go
             seen.add(change.asset_id)
-            if change.asset_id in self._busy:
-                continue
-            due = max(gate, self._next_at.get(change.id, 0.0))
+            if change.asset_id in self._busy or change.state is not ChangeState.PENDING:
+                continue  # a try is under way, or it is being withdrawn
+            due = max(gate, self._next_at.get(change.id, 0.0), self._verify_at.get(change.id, 0.0))
             if due <= now:
                 return change, None
             soonest = due if soonest is None else min(soonest, due)
@@ -256,12 +319,19 @@ class Outbox:
 
     async def _try(self, change: Change) -> ApplyResult:
         self._busy.add(change.asset_id)
+        self._trying.add(change.id)
         self._last_try = self._clock()
         try:
             # Durable note that a try is starting: after a crash the next try knows that
-            # this one may have sent something (see ChangeService's ticket step).
-            started = Change.from_dict(change.to_dict())
+            # this one may have sent something (see ChangeService's ticket step) and waits
+            # `verify_after_s` from now before it looks.
+            started = change.copy()
             started.attempts += 1
+            # To the millisecond, on the clock `_verify_wait` reads after a restart: a time
+            # cut to whole seconds would shorten that wait by up to a second.
+            stamp = self._wall_clock().isoformat(timespec="milliseconds")
+            started.attempt_started_at = change.attempt_started_at = stamp
+            started.in_doubt = True
             await self._journal.update(started)
             try:
                 result = await self._apply(change)
@@ -271,6 +341,7 @@ class Outbox:
                 # A bug, not Incident IQ: keep the change, it is re-read before any repeat.
                 log.exception("outbox: applying change %s failed unexpectedly", change.id)
                 change.state = ChangeState.PENDING
+                change.in_doubt = True
                 change.last_error = f"Unexpected error ({type(exc).__name__}); will retry."
                 result = ApplyResult(change)
             change.attempts = max(change.attempts, started.attempts)
@@ -281,6 +352,7 @@ class Outbox:
             await self._journal.update(change)
         finally:
             self._busy.discard(change.asset_id)
+            self._trying.discard(change.id)
         self._settle(result)
         return result
 
@@ -294,11 +366,13 @@ class Outbox:
             if isinstance(error, RateLimitedError) and error.retry_after is not None:
                 delay = max(delay, error.retry_after)
                 self._retry_after_until = max(self._retry_after_until, now + error.retry_after)
-            elif isinstance(error, NetworkError) and error.timeout and error.request_sent:
-                delay = max(delay, self.settle_s)
             elif isinstance(error, AuthError):
                 delay = pause = self.backoff_max_s
             self._next_at[change.id] = now + delay
+            if change.in_doubt:
+                self._verify_at[change.id] = self._last_try + self.verify_after_s
+            else:
+                self._verify_at.pop(change.id, None)
             self._backoff_until = max(self._backoff_until, now + pause)
             self.last_error = error
             log.info(
@@ -310,18 +384,35 @@ class Outbox:
                 delay,
             )
         else:
-            self._pending.pop(change.id, None)
-            self._next_at.pop(change.id, None)
-            if change.state in _ATTENTION:
+            self._forget(change)
+            if change.state in ATTENTION_STATES:
                 self._attention += 1
             # Incident IQ answered: whatever was down is up again.
             self._fail_streak = 0
             self._backoff_until = 0.0
             self.last_error = None
-            if not self._pending:
-                self._empty.set()
         self._notify(change)
         self._wake.set()
+
+    def _forget(self, change: Change) -> None:
+        self._pending.pop(change.id, None)
+        self._next_at.pop(change.id, None)
+        self._verify_at.pop(change.id, None)
+        if not self._pending:
+            self._empty.set()
+
+    def _verify_wait(self, change: Change) -> float:
+        """Seconds left until a change in doubt may be looked at again."""
+        if not change.attempt_started_at:
+            return self.verify_after_s
+        try:
+            started = datetime.fromisoformat(change.attempt_started_at)
+        except ValueError:
+            return self.verify_after_s
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        elapsed = (self._wall_clock() - started).total_seconds()
+        return min(self.verify_after_s, max(0.0, self.verify_after_s - elapsed))
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with "equal jitter": between half and all of base * 2^(n-1)."""
@@ -329,6 +420,13 @@ class Outbox:
             self.backoff_max_s, self.backoff_base_s * 2.0 ** min(max(failures, 1) - 1, 30)
         )
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _notify_health(self) -> None:
+        for callback in list(self._health_listeners):
+            try:
+                callback()
+            except Exception:
+                log.exception("outbox health listener %r failed", callback)
 
     def _notify(self, change: Change) -> None:
         for callback in list(self._listeners):

@@ -13,12 +13,24 @@ from datetime import datetime
 from typing import Literal
 
 from kiosk.core.cache import DirectoryCache
-from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeService, Condition
+from kiosk.core.changes import (
+    ApplyResult,
+    Change,
+    ChangeKind,
+    ChangeService,
+    Condition,
+    LocationStep,
+    OwnerStep,
+    StatusStep,
+    Step,
+    TicketStep,
+)
 from kiosk.core.people import PersonMatch, exact_matches, identify_person
 from kiosk.core.rules import TransferCheck, check_transfer, retired_status_ids
+from kiosk.core.text import clean_text
 from kiosk.iiq.client import IIQClient
 from kiosk.iiq.errors import NetworkError
-from kiosk.iiq.models import Activity, Asset, Person, StatusType
+from kiosk.iiq.models import Activity, Asset, Person, StatusType, TicketRequest
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +73,71 @@ class PreparedCheckout:
     held: list[Asset]
     offline: bool = False
 
-    def change(self, *, station: str, operator: str | None) -> Change:
+    def change(
+        self,
+        *,
+        station: str,
+        operator: str | None,
+        accessory: Asset | None = None,
+        batch_id: str | None = None,
+    ) -> Change:
+        """The plan: the device's new owner, and its charger's when one was scanned."""
         owner = self.check.from_owner
+        tag = tag_of(self.asset)
+        steps: list[Step] = [
+            OwnerStep(self.asset.asset_id, tag, self.asset.current_owner_id, self.person.user_id)
+        ]
+        if accessory is not None:
+            steps.append(accessory_step(accessory, self.person.user_id))
         return Change(
             kind=ChangeKind.CHECKOUT,
             asset_id=self.asset.asset_id,
-            asset_tag=self.asset.asset_tag or self.asset.serial_number or self.asset.asset_id,
+            asset_tag=tag,
             from_owner_id=self.asset.current_owner_id,
             from_owner_name=owner.display_name if owner else None,
             to_owner_id=self.person.user_id,
             to_owner_name=self.person.display_name,
             station=station,
             operator=operator,
+            steps=steps,
+            batch_id=batch_id,
         )
+
+
+@dataclass(frozen=True)
+class CartTarget:
+    """Where a batch check-in puts devices: a cart or box label mapped in the config to a
+    location, and a room and storage unit there."""
+
+    label: str
+    location_id: str
+    room_id: str | None = None
+    storage_unit: str | None = None
+
+
+#: The longest name and note the journal keeps (a hostile 600-character value stops here).
+NAME_LIMIT = 120
+NOTE_LIMIT = 300
+
+
+def recorded_name(person: Person | None) -> str | None:
+    """A name as the journal, the session list and the terminal may hold it: no control or
+    bidi-override characters, bounded length."""
+    return clean_text(person.display_name, NAME_LIMIT) if person is not None else None
+
+
+def tag_of(asset: Asset) -> str:
+    return asset.asset_tag or asset.serial_number or asset.asset_id
+
+
+def accessory_step(accessory: Asset, to_owner_id: str | None) -> OwnerStep:
+    return OwnerStep(
+        accessory.asset_id,
+        tag_of(accessory),
+        accessory.current_owner_id,
+        to_owner_id,
+        role="accessory",
+    )
 
 
 class TransactionService:
@@ -83,14 +147,16 @@ class TransactionService:
         *,
         station: str,
         checkin: CheckinPolicy | None = None,
+        changes: ChangeService | None = None,
     ) -> None:
         self.client = client
         self.station = station
         self.operator: str | None = None
         self.checkin_policy = checkin or CheckinPolicy()
-        self.changes = ChangeService(client)
+        self.changes = changes or ChangeService(client)
         self.cache = DirectoryCache()
         self._status_types: list[StatusType] | None = None
+        self._token_user: str | None = None
 
     # --- reference data (read once) --------------------------------------------------
 
@@ -180,10 +246,25 @@ class TransactionService:
             )
         return PreparedCheckout(asset, person, check, held, offline)
 
-    def checkout_change(self, prepared: PreparedCheckout) -> Change:
-        return prepared.change(station=self.station, operator=self.operator)
+    def checkout_change(
+        self,
+        prepared: PreparedCheckout,
+        *,
+        accessory: Asset | None = None,
+        batch_id: str | None = None,
+    ) -> Change:
+        return prepared.change(
+            station=self.station, operator=self.operator, accessory=accessory, batch_id=batch_id
+        )
 
     # --- check-in ------------------------------------------------------------------
+
+    async def token_user_id(self) -> str | None:
+        """The person the API token belongs to: who a repair ticket is for when the device
+        came back from nobody."""
+        if self._token_user is None:
+            self._token_user = (await self.client.login()).user_id or ""
+        return self._token_user or None
 
     async def checkin_change(
         self,
@@ -193,60 +274,117 @@ class TransactionService:
         charger_returned: bool | None = None,
         note: str | None = None,
         returned_by: str | None = None,
+        cart: CartTarget | None = None,
+        accessory: Asset | None = None,
+        batch_id: str | None = None,
     ) -> Change:
-        """What confirming a check-in of `asset` will do. `returned_by` (a UserId) is who
-        the repair ticket is for when the device has no owner."""
+        """What confirming a check-in of `asset` will do: owner removed (when it has one),
+        status and location set from the policy (or the cart), and for a damaged or broken
+        device one repair ticket. `returned_by` (a UserId) is who the repair ticket is for
+        when the device has no owner. Raises SetupError before anything is sent when the
+        district's settings cannot do it."""
         policy = self.checkin_policy
+        note = clean_text(note, NOTE_LIMIT) or None if note else None
         damaged = condition is not Condition.GOOD
         status_name = policy.repair_status_name if damaged else policy.status_name
+        status_id = await self.status_id(status_name)
         owner = asset.owner
-        tag = asset.asset_tag or asset.serial_number or asset.asset_id
-        change = Change(
+        tag = tag_of(asset)
+        steps: list[Step] = []
+        if asset.current_owner_id:
+            steps.append(OwnerStep(asset.asset_id, tag, asset.current_owner_id, None))
+        if accessory is not None and accessory.current_owner_id:
+            steps.append(accessory_step(accessory, None))
+        if status_id:
+            steps.append(
+                StatusStep(
+                    asset.asset_id,
+                    tag,
+                    status_id,
+                    status_name,
+                    asset.status_type_id,
+                    asset.status_name,
+                )
+            )
+        location_id = cart.location_id if cart else policy.location_id
+        if location_id:
+            steps.append(
+                LocationStep(
+                    asset.asset_id,
+                    tag,
+                    location_id,
+                    cart.room_id if cart else policy.location_room_id,
+                    cart.storage_unit if cart else None,
+                    asset.location_id,
+                    asset.location_room_id,
+                    asset.storage_unit_number,
+                )
+            )
+        if damaged:
+            steps.append(
+                self._repair_ticket(
+                    asset,
+                    condition,
+                    for_id=asset.current_owner_id or returned_by,
+                    charger_returned=charger_returned,
+                    note=note,
+                )
+            )
+        return Change(
             kind=ChangeKind.CHECKIN,
             asset_id=asset.asset_id,
             asset_tag=tag,
             from_owner_id=asset.current_owner_id,
-            from_owner_name=owner.display_name if owner else None,
+            from_owner_name=recorded_name(owner),
             station=self.station,
             operator=self.operator,
+            steps=steps,
             condition=condition,
             charger_returned=charger_returned,
             note=note,
-            status_type_id=await self.status_id(status_name),
-            location_id=policy.location_id,
-            location_room_id=policy.location_room_id,
-            open_tickets_seen=asset.open_ticket_count,
+            batch_id=batch_id,
         )
-        if damaged:
-            for_id = asset.current_owner_id or returned_by
-            if not policy.ticket_issue_id:
-                raise SetupError(
-                    "A damaged device needs a repair ticket, but no ticket issue is set: "
-                    "set [tickets] issue_id in the config file."
-                )
-            if not for_id:
-                raise SetupError(
-                    f"{tag} has no owner to file the repair ticket for; check it in as good "
-                    "and file the ticket in Incident IQ."
-                )
-            lines = [
-                f"Returned {condition.value} at check-in ({self.station}).",
-                f"Charger returned: {_yes_no(charger_returned)}.",
-            ]
-            if note:
-                lines.append(f"Note: {note}")
-            change.ticket = {
-                "subject": f"{tag} returned {condition.value}",
-                "description": "\n".join(lines),
-                "for_user_id": for_id,
-                "asset_id": asset.asset_id,
-                "issue_id": policy.ticket_issue_id,
-                "issue_category_id": policy.ticket_issue_category_id,
-                "issue_type_id": policy.ticket_issue_type_id,
-                "wizard_category_id": policy.ticket_wizard_category_id,
-                "location_id": asset.location_id,
-            }
-        return change
+
+    def _repair_ticket(
+        self,
+        asset: Asset,
+        condition: Condition,
+        *,
+        for_id: str | None,
+        charger_returned: bool | None,
+        note: str | None,
+    ) -> TicketStep:
+        policy = self.checkin_policy
+        tag = tag_of(asset)
+        if not policy.ticket_issue_id:
+            raise SetupError(
+                f"A {condition.value} device needs a repair ticket, but no ticket issue is "
+                "set: set [tickets] issue_id in the config file. Nothing was changed."
+            )
+        if not for_id:
+            raise SetupError(
+                f"{tag} has no owner to file the repair ticket for; check it in as good "
+                "and file the ticket in Incident IQ."
+            )
+        lines = [
+            f"Returned {condition.value} at check-in ({self.station}).",
+            f"Charger returned: {_yes_no(charger_returned)}.",
+        ]
+        if note:
+            lines.append(f"Note: {note}")
+        request = TicketRequest(
+            subject=f"{tag} returned {condition.value}"
+            + (" without its charger" if charger_returned is False else ""),
+            description="\n".join(lines),
+            for_user_id=for_id,
+            asset_id=asset.asset_id,
+            issue_id=policy.ticket_issue_id,
+            issue_category_id=policy.ticket_issue_category_id,
+            issue_type_id=policy.ticket_issue_type_id,
+            wizard_category_id=policy.ticket_wizard_category_id,
+            location_id=asset.location_id,
+        )
+        return TicketStep(asset.asset_id, tag, request, asset.open_ticket_count)
 
     # --- apply -----------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ OUTBOX_SETTINGS = {
     "min_interval_s": 0.005,
     "backoff_base_s": 0.02,
     "backoff_max_s": 0.2,
-    "settle_s": 0.2,
+    "verify_after_s": 0.2,
 }
 
 # --- the kiosk side (runs in the subprocess) --------------------------------------------
@@ -158,7 +158,7 @@ STAGES = {
 def make_plan(sim: Simulator, rng: random.Random, n_assets: int) -> list[dict[str, Any]]:
     """Changes on `n_assets` free devices: each is checked out, then checked in or
     transferred; devices interleaved, each device's changes in order."""
-    from kiosk.core.changes import Change, ChangeKind
+    from kiosk.core.changes import owner_change
 
     free = sorted(
         a["AssetId"]
@@ -170,13 +170,11 @@ def make_plan(sim: Simulator, rng: random.Random, n_assets: int) -> list[dict[st
     for asset_id in rng.sample(free, n_assets):
         tag = sim.state.assets[asset_id]["AssetTag"]
         first, second = rng.sample(users, 2)
-        chain = [
-            Change(ChangeKind.CHECKOUT, asset_id, tag, None, first, station="CRASH"),
-        ]
+        chain = [owner_change(asset_id, tag, None, first, station="CRASH")]
         if rng.random() < 0.5:
-            chain.append(Change(ChangeKind.CHECKIN, asset_id, tag, first, station="CRASH"))
+            chain.append(owner_change(asset_id, tag, first, None, station="CRASH"))
         else:
-            chain.append(Change(ChangeKind.CHECKOUT, asset_id, tag, first, second, station="CRASH"))
+            chain.append(owner_change(asset_id, tag, first, second, station="CRASH"))
         chains.append(chain)
     plan: list[dict[str, Any]] = []
     while chains:

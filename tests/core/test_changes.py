@@ -19,9 +19,15 @@ from kiosk.core.changes import (
     ChangeService,
     ChangeState,
     Condition,
+    LocationStep,
+    OwnerStep,
+    StatusStep,
+    Step,
+    TicketStep,
 )
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
 from kiosk.iiq.errors import ForbiddenError, NetworkError, NotFoundError, ServerError
+from kiosk.iiq.models import TicketRequest
 from kiosk.simulator import DEMO, Fault, RecordedRequest, Simulator
 
 CHECKOUT = "/assets/checkouts/checkout-or-transfer"
@@ -75,10 +81,19 @@ def checkout(asset_id: str = DEMO.free_asset_id, **fields: Any) -> Change:
         "station": "T1",
     }
     data.update(fields)
-    return Change(**data)
+    owner = OwnerStep(
+        data["asset_id"], data["asset_tag"], data["from_owner_id"], data["to_owner_id"]
+    )
+    return Change(**data, steps=[owner])
 
 
 def checkin(**fields: Any) -> Change:
+    """A check-in plan as TransactionService makes it: owner (when there is one), status,
+    location, ticket (when `ticket` fields are given)."""
+    status_type_id = fields.pop("status_type_id", DEMO.available_status_id)
+    location_id = fields.pop("location_id", DEMO.storeroom_location_id)
+    ticket = fields.pop("ticket", None)
+    open_tickets_seen = fields.pop("open_tickets_seen", 0)
     data: dict[str, Any] = {
         "kind": ChangeKind.CHECKIN,
         "asset_id": DEMO.assigned_asset_id,
@@ -87,20 +102,31 @@ def checkin(**fields: Any) -> Change:
         "from_owner_name": DEMO.assigned_owner_name,
         "station": "T1",
         "condition": Condition.GOOD,
-        "status_type_id": DEMO.available_status_id,
-        "location_id": DEMO.storeroom_location_id,
     }
     data.update(fields)
-    return Change(**data)
+    asset_id, tag = data["asset_id"], data["asset_tag"]
+    steps: list[Step] = []
+    if data["from_owner_id"]:
+        steps.append(OwnerStep(asset_id, tag, data["from_owner_id"], None))
+    if status_type_id:
+        steps.append(StatusStep(asset_id, tag, status_type_id))
+    if location_id:
+        steps.append(LocationStep(asset_id, tag, location_id))
+    if ticket:
+        steps.append(TicketStep(asset_id, tag, TicketRequest(**ticket), open_tickets_seen))
+    return Change(**data, steps=steps)
 
 
 def fresh_copy(change: Change) -> Change:
     """The same change as the journal held it after a crash during its last try: the try
     was counted (the outbox records `attempts` + 1 before it sends), its progress was not."""
-    data = change.to_dict()
-    data.update(state=ChangeState.PENDING, steps_done=[], last_error=None)
-    data.update(ticket_id=None, ticket_number=None)
-    return Change.from_dict(data)
+    again = change.copy()
+    again.state, again.last_error = ChangeState.PENDING, None
+    for step in again.steps:
+        step.done = False
+        if isinstance(step, TicketStep):
+            step.ticket_id = step.ticket_number = None
+    return again
 
 
 # --- check-out ---------------------------------------------------------------------------
@@ -307,23 +333,39 @@ def test_checkin_repeated_from_scratch_sends_nothing(sim: Simulator) -> None:
 
 
 def test_checkin_status_whose_reply_was_lost_is_not_sent_again(sim: Simulator) -> None:
-    # The status change arrives but its reply is lost: pending; on the next try the status
-    # is seen as set and not sent again, and the remaining step (location) is done.
+    # The status change arrives but its reply is lost: the re-read shows it set, so it is
+    # not sent again, and the remaining step (location) is done in the same try.
     sim.faults.add(Fault("apply_then_drop", method="POST", path_contains="/status/"))
+    change = checkin()
+    (first,) = apply(sim, change)
+    assert change.state is ChangeState.DONE, change.last_error
+    assert first.error is None
+    assert change.steps_done == ["owner", "status", "location"]
+    status_posts = [r for r in mutations(sim) if "/status/" in r.path]
+    assert len(status_posts) == 1
+    record = sim.state.asset(DEMO.assigned_asset_id)
+    assert record is not None
+    assert record["StatusTypeId"] == DEMO.available_status_id
+    assert record["LocationId"] == DEMO.storeroom_location_id
+    sim.clear_requests()
+    apply(sim, change)
+    assert mutations(sim) == []
+
+
+def test_checkin_step_whose_reply_was_lost_and_did_not_arrive_stays_pending(
+    sim: Simulator,
+) -> None:
+    # A dropped connection before the request was applied: the re-read shows the old status,
+    # so the change is pending and in doubt (the outbox waits before looking again).
+    sim.faults.add(Fault("drop", method="POST", path_contains="/status/"))
     change = checkin()
     (first,) = apply(sim, change)
     assert change.state is ChangeState.PENDING
     assert isinstance(first.error, NetworkError)
     assert change.steps_done == ["owner"]
-    sim.clear_requests()
     apply(sim, change)
     assert change.state is ChangeState.DONE
     assert change.steps_done == ["owner", "status", "location"]
-    assert [r.path for r in mutations(sim)] == [f"/assets/{DEMO.assigned_asset_id}"]
-    record = sim.state.asset(DEMO.assigned_asset_id)
-    assert record is not None
-    assert record["StatusTypeId"] == DEMO.available_status_id
-    assert record["LocationId"] == DEMO.storeroom_location_id
 
 
 def test_checkin_location_whose_reply_was_lost_is_not_sent_again(sim: Simulator) -> None:
@@ -331,14 +373,13 @@ def test_checkin_location_whose_reply_was_lost_is_not_sent_again(sim: Simulator)
     change = checkin(status_type_id=None)
     sim.faults.add(Fault("apply_then_drop", method="POST", path_contains=update))
     apply(sim, change)
-    assert change.state is ChangeState.PENDING
-    assert change.steps_done == ["owner"]
-    record = sim.state.asset(DEMO.assigned_asset_id)
-    assert record is not None and record["LocationId"] == DEMO.storeroom_location_id
-    sim.clear_requests()
-    apply(sim, change)
     assert change.state is ChangeState.DONE
     assert change.steps_done == ["owner", "location"]
+    record = sim.state.asset(DEMO.assigned_asset_id)
+    assert record is not None and record["LocationId"] == DEMO.storeroom_location_id
+    assert len([r for r in mutations(sim) if r.path == update]) == 1
+    sim.clear_requests()
+    apply(sim, change)
     assert mutations(sim) == []
 
 
@@ -418,17 +459,28 @@ def test_checkin_damaged_files_one_ticket_for_the_owner(sim: Simulator) -> None:
 def test_ticket_whose_reply_was_lost_is_not_filed_twice(sim: Simulator) -> None:
     sim.faults.add(Fault("apply_then_drop", method="POST", path_contains=TICKETS))
     change = damaged_checkin()
-    (first,) = apply(sim, change)
-    assert change.state is ChangeState.PENDING
-    assert isinstance(first.error, NetworkError)
-    assert "ticket" not in change.steps_done
-    assert len(tickets_for(sim, DEMO.assigned_asset_id)) == 1  # it did arrive
     apply(sim, change)
-    assert change.attempts == 2
-    assert change.state is ChangeState.DONE
+    # The re-read after the lost reply shows one more open ticket: it arrived.
+    assert change.state is ChangeState.DONE, change.last_error
     assert "ticket" in change.steps_done
     assert len(tickets_for(sim, DEMO.assigned_asset_id)) == 1
+    apply(sim, change)
+    apply(sim, fresh_copy(change))
+    assert len(tickets_for(sim, DEMO.assigned_asset_id)) == 1
     assert len([r for r in mutations(sim) if r.path == TICKETS]) == 1
+
+
+def test_ticket_in_doubt_after_a_crash_is_looked_for_before_filing(sim: Simulator) -> None:
+    # The first try filed the ticket, then the kiosk died before writing that down: the
+    # next try (attempts > 1) sees the higher open-ticket count and files nothing.
+    change = damaged_checkin()
+    apply(sim, change)
+    assert len(tickets_for(sim, DEMO.assigned_asset_id)) == 1
+    again = fresh_copy(change)
+    sim.clear_requests()
+    apply(sim, again)
+    assert again.state is ChangeState.DONE
+    assert [r for r in mutations(sim) if r.path == TICKETS] == []
 
 
 def test_ticket_that_did_not_arrive_is_filed_on_the_next_try(sim: Simulator) -> None:
@@ -449,7 +501,8 @@ def test_ticket_that_did_not_arrive_is_filed_on_the_next_try(sim: Simulator) -> 
 def test_change_round_trips_through_a_dict_and_json() -> None:
     change = damaged_checkin()
     change.state = ChangeState.CONFLICT
-    change.steps_done = ["owner", "location"]
+    for step in change.steps[:2]:
+        step.done = True
     change.attempts = 3
     change.charger_returned = False
     data = json.loads(json.dumps(change.to_dict()))
@@ -467,3 +520,50 @@ def test_change_description() -> None:
     transfer = checkout(from_owner_id="u", from_owner_name="Marcus Lee")
     assert transfer.description == f"Transfer {DEMO.free_tag} from Marcus Lee to Ana Ruiz"
     assert checkin().description == f"Check in {DEMO.assigned_tag} from Marcus Lee"
+
+
+# --- two stations, one device, the same moment -------------------------------------------
+
+
+@pytest.mark.parametrize("transfer_api", ["checkout", "owner"])
+def test_two_stations_at_the_same_moment_are_never_both_told_done(
+    sim: Simulator, transfer_api: str
+) -> None:
+    """Both read the device free, both send; Incident IQ keeps the last write. A station
+    whose read after sending shows the other person has a conflict, not a success."""
+    sim.faults.add(Fault("latency", latency_ms=50, times=None))
+    people = [DEMO.student_user_id, DEMO.shared_name_user_ids[0]]
+
+    async def race(client_a: IIQClient, client_b: IIQClient) -> list[ApplyResult]:
+        services = [ChangeService(c, confirm_pause_s=0.2) for c in (client_a, client_b)]
+        changes = [checkout(to_owner_id=p, to_owner_name=f"P{i}") for i, p in enumerate(people)]
+        return list(
+            await asyncio.gather(*(s.apply(c) for s, c in zip(services, changes, strict=True)))
+        )
+
+    async def main() -> list[ApplyResult]:
+        connection = Connection(
+            site_url=sim.url, site_id=sim.site_id, token=sim.token, read_timeout=5
+        )
+        kw: dict[str, Any] = {"retry": RetryPolicy(base_delay=0.01), "transfer_api": transfer_api}
+        async with IIQClient(connection, **kw) as a, IIQClient(connection, **kw) as b:
+            return await race(a, b)
+
+    for _ in range(3):
+        results = asyncio.run(main())
+        final = owner_of(sim, DEMO.free_asset_id)
+        done = [r.change for r in results if r.change.state is ChangeState.DONE]
+        assert len(done) <= 1
+        for r in results:
+            if r.change.state is ChangeState.DONE:
+                assert r.change.to_owner_id == final
+            else:
+                assert r.change.state is ChangeState.CONFLICT, r.change.last_error
+                assert "another station changed it at the same moment" in (
+                    r.change.last_error or ""
+                ) or "since it was scanned" in (r.change.last_error or "")
+        with sim.state.lock:
+            record = sim.state.asset(DEMO.free_asset_id)
+            assert record is not None
+            record["OwnerId"] = None
+            record.pop("Owner", None)

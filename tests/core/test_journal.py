@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.core.changes import Change, ChangeKind, ChangeState, Condition
+from kiosk.core.changes import Change, ChangeKind, ChangeState, Condition, OwnerStep, TicketStep
 from kiosk.core.journal import (
     EXPORT_COLUMNS,
     SCHEMA_VERSION,
@@ -23,6 +23,7 @@ from kiosk.core.journal import (
     JournalError,
     JournalLockedError,
 )
+from kiosk.iiq.models import TicketRequest
 
 
 def make_change(n: int = 1, **kw: object) -> Change:
@@ -36,8 +37,16 @@ def make_change(n: int = 1, **kw: object) -> Change:
         "station": "GYM-1",
         "operator": "staff-7",
     }
+    ticket = kw.pop("ticket", None)
     values.update(kw)
-    return Change(**values)  # type: ignore[arg-type]
+    change = Change(**values)  # type: ignore[arg-type]
+    change.steps = [
+        OwnerStep(change.asset_id, change.asset_tag, change.from_owner_id, change.to_owner_id)
+    ]
+    if isinstance(ticket, dict):
+        request = TicketRequest(for_user_id="user-0", asset_id=change.asset_id, **ticket)
+        change.steps.append(TicketStep(change.asset_id, change.asset_tag, request))
+    return change
 
 
 @pytest.fixture
@@ -51,7 +60,7 @@ def test_record_is_durable_and_survives_reopen(path: Path) -> None:
         journal.record(change)
         change.state = ChangeState.DONE
         change.attempts = 2
-        change.steps_done.append("owner")
+        change.steps[0].done = True
         journal.update(change)
         journal.record(make_change(2))
     # A separate connection (another process after a crash would do the same) sees both.
@@ -149,6 +158,8 @@ def test_pending_attention_and_resolve(path: Path) -> None:
             "done": 1,
             "conflict": 1,
             "failed": 1,
+            "withdrawn": 0,
+            "unreadable": 0,
             "attention": 1,
         }
 
@@ -174,8 +185,10 @@ def test_export_and_csv_with_since(path: Path, tmp_path: Path) -> None:
             to_owner_id=None,
             to_owner_name=None,
             condition=Condition.DAMAGED,
-            ticket_number="1234",
+            ticket={"subject": "CB-000002 returned damaged", "description": ""},
         )
+        assert new.ticket is not None
+        new.ticket.ticket_id, new.ticket.ticket_number = "t-1", "1234"
         journal.record(old)
         journal.record(new)
         everything = journal.export()
@@ -260,7 +273,9 @@ def test_purge_blanks_names_of_settled_rows_only(path: Path) -> None:
         assert rows[done_old.id]["from_owner_id"] == "user-0"
         purged = journal.get(checkin_old.id)
         assert purged is not None and purged.note is None
-        assert purged.ticket == {"subject": "CB-000002 returned damaged", "description": None}
+        assert purged.ticket is not None
+        assert purged.ticket.request.subject == "CB-000002 returned damaged"
+        assert purged.ticket.request.description == ""
         # Needs attention or still pending: names stay, however old.
         assert rows[conflict_old.id]["conflict_owner_name"] == "Other Person"
         assert rows[pending_old.id]["to_owner_name"] == "Student Number5"

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from kiosk.core.changes import ChangeKind, ChangeState, Condition
+from kiosk.core.changes import Change, ChangeKind, ChangeState, Condition, LocationStep, StatusStep
 from kiosk.core.transactions import CheckinPolicy, SetupError, TransactionService
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
 from kiosk.iiq.models import Asset, Person
@@ -203,8 +203,11 @@ def test_checkin_change_good(sim: Simulator) -> None:
     assert change.kind is ChangeKind.CHECKIN
     assert change.from_owner_id == DEMO.assigned_owner_id
     assert change.from_owner_name == DEMO.assigned_owner_name
-    assert change.status_type_id == DEMO.available_status_id
-    assert change.location_id == DEMO.storeroom_location_id
+    assert status_of(change) == DEMO.available_status_id
+    assert [s.location_id for s in change.steps if isinstance(s, LocationStep)] == [
+        DEMO.storeroom_location_id
+    ]
+    assert change.steps_done == []
     assert change.condition is Condition.GOOD and change.charger_returned is True
     assert change.ticket is None
     assert change.station == "Gym 1" and change.operator == "Pat Morgan"
@@ -231,15 +234,16 @@ def test_checkin_change_damaged_prepares_a_repair_ticket_for_the_owner(
         )
 
     change = use(sim, action)
-    assert change.status_type_id == status_id_of(sim, "In Repair")
-    ticket = change.ticket
-    assert ticket is not None
-    assert ticket["for_user_id"] == DEMO.assigned_owner_id
-    assert ticket["asset_id"] == DEMO.assigned_asset_id
-    assert ticket["issue_id"] == DEMO.ticket_issue_id
-    assert ticket["issue_category_id"] == DEMO.ticket_issue_category_id
-    assert ticket["subject"] == f"{DEMO.assigned_tag} returned {condition.value}"
-    description = ticket["description"].splitlines()
+    assert status_of(change) == status_id_of(sim, "In Repair")
+    assert change.ticket is not None
+    ticket = change.ticket.request
+    assert ticket.for_user_id == DEMO.assigned_owner_id
+    assert ticket.asset_id == DEMO.assigned_asset_id
+    assert ticket.issue_id == DEMO.ticket_issue_id
+    assert ticket.issue_category_id == DEMO.ticket_issue_category_id
+    assert ticket.subject.startswith(f"{DEMO.assigned_tag} returned {condition.value}")
+    assert ("without its charger" in ticket.subject) == (charger is False)
+    description = ticket.description.splitlines()
     assert description[0] == f"Returned {condition.value} at check-in (Gym 1)."
     assert description[1:] == lines
 
@@ -287,7 +291,7 @@ def test_damaged_checkin_of_an_unowned_device_needs_who_returned_it(sim: Simulat
 
     change = use(sim, with_returner)
     assert change.ticket is not None
-    assert change.ticket["for_user_id"] == DEMO.student_user_id
+    assert change.ticket.request.for_user_id == DEMO.student_user_id
 
 
 def test_checkin_with_unknown_repair_status_is_a_setup_error(sim: Simulator) -> None:
@@ -299,3 +303,9 @@ def test_checkin_with_unknown_repair_status_is_a_setup_error(sim: Simulator) -> 
 
     with pytest.raises(SetupError, match="Needs Fixing"):
         use(sim, action, policy)
+
+
+def status_of(change: Change) -> str | None:
+    """The status the change's plan sets."""
+    steps = [s for s in change.steps if isinstance(s, StatusStep)]
+    return steps[0].status_type_id if steps else None
