@@ -11,7 +11,6 @@ import gc
 import logging
 import os
 import sys
-from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +24,7 @@ RECONNECT_SECONDS = 10.0
 
 
 def demo_examples() -> list[str]:
+    from kiosk.demo import DEMO_CART
     from kiosk.simulator import DEMO
 
     return [
@@ -35,6 +35,7 @@ def demo_examples() -> list[str]:
         f"{DEMO.unknown_tag}   an unknown tag",
         f"then {DEMO.student_id} (Ana Ruiz), {DEMO.inactive_id} (inactive), "
         f"or a name: {DEMO.shared_name}",
+        f"F2: {DEMO.assigned_tag} to check it in, or {DEMO_CART} for a cart · Ctrl+Z undoes",
     ]
 
 
@@ -87,14 +88,12 @@ async def _main(
     windowed: bool,
     problem: str | None,
 ) -> int:
-    from kiosk.core.journal import AsyncJournal, JournalLockedError
-    from kiosk.core.outbox import Outbox
-    from kiosk.core.transactions import TransactionService
-    from kiosk.iiq.client import IIQClient
+    from kiosk.core.journal import JournalError, JournalLockedError
     from kiosk.resources import resource_path
-    from kiosk.ui.controller import KioskController
     from kiosk.ui.main_window import MainWindow
+    from kiosk.ui.shell import open_shell
     from kiosk.ui.sound import SoundPlayer
+    from kiosk.wiring import build_services
 
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
@@ -115,46 +114,23 @@ async def _main(
     if problem is not None:
         return await only_notice("The kiosk is not set up yet", problem)
     try:
-        journal = await AsyncJournal.open(settings.journal_path)
+        services = await build_services(settings, token)
     except JournalLockedError:
         return await only_notice(
             "The kiosk is already running",
             "Another iiq-kiosk window on this computer uses the same journal. Use that one "
             "and close this window.",
         )
-    purged = await journal.purge_personal_data(timedelta(days=settings.journal.retention_days))
-    if purged:
-        log.info("journal: personal data purged from %d old rows", purged)
-
-    client = IIQClient(
-        settings.connection(token),
-        transfer_api=settings.iiq.transfer_api,
-        update_asset_with_user_location=settings.iiq.update_asset_with_user_location,
-    )
-    service = TransactionService(
-        client, station=settings.station.name, checkin=settings.checkin_policy()
-    )
-    outbox = Outbox(journal, service.apply, min_interval_s=settings.journal.min_interval_s)
-    await outbox.load()
-    controller = KioskController(
-        window,
-        service,
-        outbox.submit,
-        sounds,
-        scan_settings=settings.scanner,
-        mode_lock=settings.station.mode_lock,
-        idle_seconds=settings.station.idle_seconds,
-        examples=demo_examples() if demo else None,
-        on_online=lambda: outbox.nudge() if outbox.offline else None,
-    )
-    controller.attach_outbox(outbox)
+    except JournalError as exc:
+        return await only_notice("The kiosk cannot open its journal", str(exc))
+    shell = open_shell(window, services, sounds, examples=demo_examples() if demo else None)
     previous_hook = sys.excepthook
 
     def excepthook(
         kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
         log.critical("unexpected error", exc_info=(kind, value, tb))
-        controller.show_unexpected(value)
+        shell.show_unexpected(value)
 
     sys.excepthook = excepthook
     _show(window, windowed)
@@ -162,10 +138,9 @@ async def _main(
     # full passes, which otherwise stall the window for 10-40 ms now and then.
     gc.freeze()
 
-    tasks: set[asyncio.Task[Any]] = {asyncio.ensure_future(outbox.run())}
+    services.start()
+    connect = asyncio.ensure_future(_connect(services.client, shell))
     try:
-        connect = asyncio.ensure_future(_connect(client, controller))
-        tasks.add(connect)
         if os.environ.get(EXIT_WHEN_READY) == "1":
             await connect
             app.processEvents()
@@ -174,12 +149,10 @@ async def _main(
         await closed.wait()
     finally:
         sys.excepthook = previous_hook
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*controller.shutdown(), return_exceptions=True)
-        await client.aclose()
-        await journal.aclose()
+        connect.cancel()
+        await asyncio.gather(connect, return_exceptions=True)
+        shell.shutdown()
+        await services.aclose()
     return 0
 
 

@@ -12,6 +12,9 @@ from typing import Any
 from kiosk.config import ConfigError, Settings, load_settings
 from kiosk.simulator import DEMO, Simulator
 
+#: A cart label the demo knows (F2, scan it, then devices: a cart batch).
+DEMO_CART = "CART-DEMO-1"
+
 
 def demo_overrides(sim: Simulator) -> dict[str, dict[str, Any]]:
     """Settings that point the kiosk at a running simulator."""
@@ -20,6 +23,7 @@ def demo_overrides(sim: Simulator) -> dict[str, dict[str, Any]]:
         "checkin": {
             "status_name": DEMO.available_status_name,
             "location_id": DEMO.storeroom_location_id,
+            "carts": {DEMO_CART: {"location_id": DEMO.storeroom_location_id}},
         },
         "tickets": {
             "issue_id": DEMO.ticket_issue_id,

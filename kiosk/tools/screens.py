@@ -2,7 +2,7 @@
 
     python -m kiosk.tools.screens OUTDIR [--size 1920x1080]
 
-Drives the real window and controller against an in-process simulator (as demo mode does),
+Drives the real window and shell against an in-process simulator (as demo mode does),
 waits on the qasync loop for each state and saves `NN-name.png`. Dialogs are drawn over
 the window they belong to. Renders offscreen when there is no display, on a screen of
 `--size` (Qt's offscreen screen is 800x800 otherwise, and dialogs are sized against the
@@ -33,18 +33,20 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from kiosk.core.scan import ScanSettings
-from kiosk.core.transactions import CheckinPolicy, TransactionService
+from kiosk.config import Settings
+from kiosk.core.transactions import TransactionService
+from kiosk.demo import DEMO_CART
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
 from kiosk.resources import resource_path
 from kiosk.simulator import DEMO, Fault, Simulator
-from kiosk.ui.controller import KioskController
 from kiosk.ui.main_window import MainWindow
+from kiosk.ui.shell import KioskShell, open_shell
 from kiosk.ui.sound import SoundPlayer
+from kiosk.wiring import Services, build_services
 
 T = TypeVar("T")
 
-# --- wiring: a kiosk window + controller + real client against a simulator ---------------
+# --- wiring: a kiosk window + shell + the real services against a simulator --------------
 
 
 class SimulatorLike(Protocol):
@@ -61,19 +63,30 @@ class SimulatorLike(Protocol):
 @dataclass
 class Kiosk:
     sim: SimulatorLike
-    client: IIQClient
-    service: TransactionService
+    services: Services
     window: MainWindow
-    controller: KioskController
+    controller: KioskShell
     sounds: SoundPlayer
     extra_clients: list[IIQClient] = field(default_factory=list)
+    folder: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def client(self) -> IIQClient:
+        return self.services.client
+
+    @property
+    def service(self) -> TransactionService:
+        return self.services.transactions
 
     async def aclose(self) -> None:
         self.controller.shutdown()
-        for client in (self.client, *self.extra_clients):
+        await self.services.aclose()
+        for client in self.extra_clients:
             await client.aclose()
         self.window.hide()
         self.window.deleteLater()
+        if self.folder is not None:
+            self.folder.cleanup()
 
 
 def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
@@ -101,45 +114,44 @@ async def open_kiosk(
     size: tuple[int, int] = (1280, 800),
     station: str = "DEMO-1",
     examples: bool = True,
-    scan_settings: ScanSettings | None = None,
+    settings: dict[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     token: str | None = None,
-    **controller_options: Any,
+    **shell_options: Any,
 ) -> Kiosk:
-    """Build a kiosk the way `kiosk.app` does, but without a journal (confirmed changes
-    are applied directly, nothing is written to disk), show it and wait until it has the
-    keyboard focus (call it on the running qasync loop)."""
+    """Build a kiosk the way `kiosk.app` does (`build_services` + `open_shell`), with its
+    journal in a temporary folder that goes when it closes, show it and wait until it has
+    the keyboard focus (call it on the running qasync loop). `settings` are config
+    sections; `shell_options` are FlowOptions fields (guard_ms, debounce_ms...) or
+    KioskShell options."""
     from kiosk.app import demo_examples
+    from kiosk.demo import demo_overrides
 
-    client = IIQClient(
-        Connection(site_url=sim.url, site_id=sim.site_id, token=token or sim.token),
-        retry=retry or RetryPolicy(attempts=2, base_delay=0.05),
-    )
-    service = TransactionService(
-        client, station=station, checkin=CheckinPolicy(location_id=DEMO.storeroom_location_id)
+    folder = tempfile.TemporaryDirectory(prefix="iiq-kiosk-")
+    data: dict[str, Any] = demo_overrides(sim) | {"station": {"name": station}}  # type: ignore[arg-type]
+    for section, values in (settings or {}).items():
+        data[section] = {**data.get(section, {}), **values} if isinstance(values, dict) else values
+    config = Settings.model_validate({**data, "data_dir": folder.name})
+    services = await build_services(
+        config, token or sim.token, retry=retry or RetryPolicy(attempts=2, base_delay=0.05)
     )
     window = MainWindow(station=station, demo=True)
     sounds = SoundPlayer(muted=True)
-    controller = KioskController(
-        window,
-        service,
-        service.apply,
-        sounds,
-        scan_settings=scan_settings or ScanSettings(),
-        examples=demo_examples() if examples else None,
-        **controller_options,
+    shell = open_shell(
+        window, services, sounds, examples=demo_examples() if examples else None, **shell_options
     )
+    services.start()
     window.resize(*size)
     window.show()
     window.activateWindow()
-    kiosk = Kiosk(sim, client, service, window, controller, sounds)
+    kiosk = Kiosk(sim, services, window, shell, sounds, folder=folder)
     handle = window.windowHandle()
     await wait_until(
         lambda: window.isActiveWindow() and handle is not None and handle.isExposed(),
         what="the window to be shown and active",
     )
-    controller.connected()
-    controller.reset_to_ready()
+    shell.connected()
+    shell.reset_to_ready()
     return kiosk
 
 
@@ -210,7 +222,7 @@ class Shooter:
         return self.k.window
 
     @property
-    def controller(self) -> KioskController:
+    def controller(self) -> KioskShell:
         return self.k.controller
 
     async def settle(self) -> None:
@@ -252,6 +264,10 @@ class Shooter:
         assert dialog is not None
         return dialog
 
+    async def lines(self, count: int) -> None:
+        panel = self.window.panel
+        await wait_until(lambda: len(panel.lines()) == count, what=f"{count} lines")
+
     async def result(self, kind: str) -> None:
         result = self.window.result
         await wait_until(
@@ -276,9 +292,9 @@ class Shooter:
         # Type-ahead: a person typing (not a scanner burst), so the scanner filter is off.
         await self.fresh()
         await self.device(DEMO.free_tag)
-        controller.scanner.setEnabled(False)
+        controller.router.scanner.setEnabled(False)
         QTest.keyClicks(device.person_input, DEMO.shared_name)
-        controller.scanner.setEnabled(True)
+        controller.router.scanner.setEnabled(True)
         await wait_until(lambda: device.results.count() > 0, what="type-ahead results")
         await self.shoot("person-typeahead")
 
@@ -342,12 +358,71 @@ class Shooter:
         await wait_until(lambda: device.activity.count() > 0, what="recent activity")
         await self.shoot("lookup-activity")
 
+        # Check-in: the checklist dialog, marked damaged, with a note.
         QTest.keyClick(key_target(window), Qt.Key.Key_F2)
-        await wait_until(
-            lambda: controller.mode == "checkin" and window.stack.currentWidget() is window.notice,
-            what="the check-in notice (F2)",
-        )
-        await self.shoot("checkin-notice")
+        await wait_until(lambda: controller.mode == "checkin", what="check-in mode (F2)")
+        await self.shoot("checkin-ready")
+        scan(window, DEMO.assigned_tag)
+        dialog = await self.dialog()
+        QTest.keyClick(dialog, Qt.Key.Key_2)
+        QTest.keyClick(dialog, Qt.Key.Key_C)
+        await self.shoot("checkin-dialog-damaged", dialog)
+        dialog.accept()
+        await self.result("success")
+        await self.shoot("checkin-done-ticket")
+
+        # A cart batch: three devices into a cart, the second one damaged.
+        await self.fresh()
+        scan(window, DEMO_CART)
+        await wait_until(lambda: window.stack.currentWidget() is window.panel, what="the cart")
+        for n, tag in enumerate(assigned_tags(sim, 3)):
+            if n == 1:  # a person presses 2, then scans a moment later
+                QTest.keyClick(window.panel.input, Qt.Key.Key_2)
+                await wait_until(lambda: window.panel.marker.isVisible(), what="the marker")
+            scan(window, tag)
+            await self.lines(n + 1)
+        await self.shoot("cart-batch-running")
+        QTest.keyClick(key_target(window), Qt.Key.Key_Escape)
+        await self.result("success")
+        await self.shoot("cart-batch-summary")
+        await activate(window)
+
+        # Batch check-out: the person first, then devices.
+        QTest.keyClick(key_target(window), Qt.Key.Key_F4)
+        await wait_until(lambda: controller.mode == "batch", what="batch mode (F4)")
+        await self.fresh()
+        scan(window, DEMO.student_id)
+        dialog = await self.dialog()
+        await self.shoot("batch-target", dialog)
+        dialog.accept()
+        await wait_until(lambda: window.stack.currentWidget() is window.panel, what="the batch")
+        for n, tag in enumerate(free_tags(sim, 3)):
+            scan(window, tag)
+            await self.lines(n + 1)
+        await self.shoot("batch-running")
+        QTest.keyClick(key_target(window), Qt.Key.Key_Escape)
+        await self.result("success")
+        await self.shoot("batch-summary")
+
+        # Distribution line: the student first.
+        QTest.keyClick(key_target(window), Qt.Key.Key_F5)
+        await wait_until(lambda: controller.mode == "line", what="line mode (F5)")
+        await self.fresh()
+        scan(window, DEMO.student_id)
+        await wait_until(lambda: window.stack.currentWidget() is window.panel, what="the person")
+        await self.shoot("line-person")
+        scan(window, DEMO.free_tag)
+        dialog = await self.dialog()
+        dialog.accept()
+        await self.result("success")
+
+        # Undo the last change.
+        QTest.keyClick(key_target(window), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        dialog = await self.dialog()
+        await self.shoot("undo-question", dialog)
+        dialog.accept()
+        await self.result("success")
+        await self.shoot("undo-done")
 
         # Idle reset: from a half-done check-out (a list of people on screen) after a short
         # idle time instead of a minute.
@@ -393,6 +468,37 @@ class Shooter:
             with contextlib.suppress(asyncio.CancelledError):
                 await checking
         return self.files
+
+
+def assigned_tags(sim: Simulator, count: int) -> list[str]:
+    """Tags of devices that have an owner (not the demo's own), for a cart batch."""
+    with sim.state.lock:
+        tags = sorted(
+            a["AssetTag"]
+            for a in sim.state.assets.values()
+            if a["OwnerId"] and not a["IsDeleted"] and a["AssetTag"] != DEMO.assigned_tag
+        )
+    return tags[:count]
+
+
+def free_tags(sim: Simulator, count: int) -> list[str]:
+    """Tags of devices nobody holds that may go out as they are (status "Available"), for
+    a batch check-out."""
+    with sim.state.lock:
+        available = {
+            sid for sid, status in sim.state.status_types.items() if status["Name"] == "Available"
+        }
+        tags = sorted(
+            a["AssetTag"]
+            for a in sim.state.assets.values()
+            if not a["OwnerId"]
+            and not a["IsDeleted"]
+            and a["AssetTag"]
+            and a["AssetTag"] != DEMO.free_tag
+            and a["StatusTypeId"] in available
+            and len(sim.state.asset_by_tag(a["AssetTag"])) == 1
+        )
+    return tags[:count]
 
 
 def holder_with_a_device(sim: Simulator) -> str:
@@ -448,9 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         kiosk = await open_kiosk(
             sim,
             size=args.size,
+            settings={
+                "scanner": {"double_scan_seconds": 0},
+            },
             guard_ms=0,
             debounce_ms=150,
-            scan_settings=ScanSettings(double_scan_seconds=0),
         )
         try:
             return await Shooter(kiosk, sim, args.outdir).run()

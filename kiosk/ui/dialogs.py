@@ -1,27 +1,30 @@
-"""Dialogs that ask the operator to decide: confirm a transfer, pick one of several devices.
+"""Dialogs that ask the operator to decide: confirm a transfer or a check-in, pick one of
+several devices or people, answer a yes/no question (undo, a batch's person).
 
-Both ignore every key for the first half second after they open (`guard_ms`): a scanner's
+All ignore every key for the first half second after they open (`guard_ms`): a scanner's
 trailing Enter or a double scan must never confirm or dismiss something nobody has seen.
 Open them with `open()` and listen to `finished`; never `exec()` (it would nest the loop).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
     QHBoxLayout,
+    QLineEdit,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from kiosk.core.rules import TransferCheck, person_line
+from kiosk.core.changes import Condition, give_sentence
+from kiosk.core.rules import TransferCheck
 from kiosk.iiq.models import Asset, Person
-from kiosk.ui.views import label, wrapping_list
+from kiosk.ui.views import label, person_text, shown, wrapping_list
 
 GUARD_MS = 500
 
@@ -102,32 +105,38 @@ class ConfirmTransferDialog(GuardedDialog):
         check: TransferCheck,
         *,
         held_count: int = 0,
+        accessory: Asset | None = None,
         guard_ms: int = GUARD_MS,
     ) -> None:
         super().__init__(parent, guard_ms)
         self.setObjectName("confirmDialog")
         self.setWindowTitle("Confirm")
         owner = check.from_owner
-        if owner is not None:
-            sentence = f"Transfer {asset.label} from {owner.display_name} to {person_line(person)}?"
-        else:
-            sentence = f"Give {asset.label} to {person_line(person)}?"
-        self.sentence = label(sentence, "confirmSentence")
+        device = f"{shown(asset.asset_tag or asset.serial_number)}" + (
+            f" ({shown(asset.model_name)})" if asset.model_name else ""
+        )
+        if accessory is not None:
+            device += f" with {shown(accessory.asset_tag)}"
+        sentence = give_sentence(
+            device, person_text(person), shown(owner.display_name) if owner else None
+        )
+        self.sentence = label(sentence + "?", "confirmSentence")
 
         device_box = _box(
             "Device",
             [
-                asset.asset_tag or "(no tag)",
-                asset.model_name or "",
-                f"Serial {asset.serial_number}" if asset.serial_number else "",
-                f"Status: {asset.status_name}" if asset.status_name else "",
-                f"Now with: {owner.display_name}" if owner else "Now with: nobody",
+                shown(asset.asset_tag) or "(no tag)",
+                shown(asset.model_name),
+                f"Serial {shown(asset.serial_number)}" if asset.serial_number else "",
+                f"Status: {shown(asset.status_name)}" if asset.status_name else "",
+                f"Now with: {shown(owner.display_name)}" if owner else "Now with: nobody",
+                f"Charger: {shown(accessory.asset_tag)}" if accessory else "",
             ],
         )
         person_lines = [
-            person.display_name,
-            f"Grade {person.grade}" if person.grade else (person.role_label or ""),
-            f"ID {person.school_id_number}" if person.school_id_number else "",
+            shown(person.display_name),
+            f"Grade {shown(person.grade, 12)}" if person.grade else (person.role_label or ""),
+            f"ID {shown(person.school_id_number, 24)}" if person.school_id_number else "",
             f"Already has {held_count} device{'s' if held_count != 1 else ''}"
             if held_count
             else "Has no other device",
@@ -139,7 +148,9 @@ class ConfirmTransferDialog(GuardedDialog):
         boxes.addWidget(arrow)
         boxes.addWidget(person_box, 1)
 
-        self.warnings = label("\n".join(f"Warning: {w}" for w in check.warnings), "warningText")
+        self.warnings = label(
+            "\n".join(f"Warning: {shown(w, 300)}" for w in check.warnings), "warningText"
+        )
         self.warnings.setVisible(bool(check.warnings))
 
         self.confirm_button = self._big_button("Confirm (Enter)", "primary")
@@ -172,15 +183,16 @@ class DevicePickerDialog(GuardedDialog):
         self.setWindowTitle("Several devices")
         self.assets = assets
         self.title = label(
-            f"{len(assets)} devices have the tag or serial “{query}”. Which one is it?",
+            f"{len(assets)} devices have the tag or serial “{shown(query)}”. Which one is it?",
             "confirmSentence",
         )
         self.list = wrapping_list("results")
         for asset in assets:
             text = (
-                f"{asset.asset_tag}  ·  {asset.model_name or 'unknown model'}\n"
-                f"serial {asset.serial_number or 'none'}  ·  {asset.status_name or 'no status'}"
-                f"  ·  with {asset.owner_name or 'nobody'}"
+                f"{shown(asset.asset_tag)}  ·  {shown(asset.model_name) or 'unknown model'}\n"
+                f"serial {shown(asset.serial_number) or 'none'}  ·  "
+                f"{shown(asset.status_name) or 'no status'}"
+                f"  ·  with {shown(asset.owner_name) or 'nobody'}"
             )
             self.list.addItem(QListWidgetItem(text))
         self.list.setCurrentRow(0)
@@ -214,6 +226,216 @@ class DevicePickerDialog(GuardedDialog):
     def chosen(self) -> Asset | None:
         row = self.list.currentRow()
         return self.assets[row] if 0 <= row < len(self.assets) else None
+
+
+class PersonPickerDialog(GuardedDialog):
+    """Several people fit what was typed, on a screen with no list: pick one."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        query: str,
+        people: list[Person],
+        *,
+        guard_ms: int = GUARD_MS,
+    ) -> None:
+        super().__init__(parent, guard_ms)
+        self.setObjectName("pickerDialog")
+        self.setWindowTitle("Several people")
+        self.people = people
+        self.title = label(
+            f"{len(people)} people fit “{shown(query)}”. Who is it?", "confirmSentence"
+        )
+        self.list = wrapping_list("results")
+        for person in people:
+            self.list.addItem(QListWidgetItem(person_text(person)))
+        self.list.setCurrentRow(0)
+        self.pick_button = self._big_button("Pick (Enter)", "primary")
+        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
+        self.pick_button.clicked.connect(self.on_enter)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.pick_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.setMinimumSize(720, 420)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if self.armed and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            step = -1 if event.key() == Qt.Key.Key_Up else 1
+            row = max(0, min(self.list.count() - 1, self.list.currentRow() + step))
+            self.list.setCurrentRow(row)
+            return
+        super().keyPressEvent(event)
+
+    def chosen(self) -> Person | None:
+        row = self.list.currentRow()
+        return self.people[row] if 0 <= row < len(self.people) else None
+
+
+class QuestionDialog(GuardedDialog):
+    """One question in a full sentence ("Give CB-004512 back to nobody?"), details below,
+    Enter for yes, Esc for no."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        question: str,
+        details: list[str] | None = None,
+        *,
+        confirm: str = "Yes (Enter)",
+        cancel: str = "No (Esc)",
+        guard_ms: int = GUARD_MS,
+    ) -> None:
+        super().__init__(parent, guard_ms)
+        self.setObjectName("confirmDialog")
+        self.setWindowTitle("Confirm")
+        self.sentence = label(question, "confirmSentence")
+        self.details = label("\n".join(details or []), "detail")
+        self.details.setVisible(bool(details))
+        self.confirm_button = self._big_button(confirm, "primary")
+        self.cancel_button = self._big_button(cancel, "secondary")
+        self.confirm_button.clicked.connect(self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.confirm_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.sentence)
+        layout.addWidget(self.details)
+        layout.addSpacing(16)
+        layout.addLayout(buttons)
+        self.setMinimumWidth(720)
+
+
+class CheckinDialog(GuardedDialog):
+    """The check-in checklist, one key each: 1 good (default), 2 damaged, 3 broken; C
+    toggles "charger returned" (when the station asks); Tab moves into the note and Tab or
+    Enter leaves it (that Enter never confirms). Enter confirms, Esc cancels."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        asset: Asset,
+        *,
+        ask_charger: bool,
+        charger_tag: str | None = None,
+        guard_ms: int = GUARD_MS,
+    ) -> None:
+        super().__init__(parent, guard_ms)
+        self.setObjectName("confirmDialog")
+        self.setWindowTitle("Check in")
+        self.condition = Condition.GOOD
+        self.ask_charger = ask_charger and charger_tag is None
+        self.charger_returned: bool | None = True if ask_charger else None
+        if charger_tag is not None:
+            self.charger_returned = charger_tag != ""
+        owner = asset.owner
+        tag = shown(asset.asset_tag or asset.serial_number)
+        if asset.current_owner_id:
+            who = person_text(owner) if owner else "someone (name not shown)"
+            question = f"Check in {tag} from {who}?"
+        else:
+            question = f"{tag} has no owner in Incident IQ. Set its status and location only?"
+        self.sentence = label(question, "confirmSentence")
+        self.device = label(
+            " · ".join(
+                p
+                for p in (
+                    shown(asset.model_name),
+                    f"Status: {shown(asset.status_name)}" if asset.status_name else "",
+                    f"Charger: {shown(charger_tag)}" if charger_tag else "",
+                )
+                if p
+            ),
+            "detail",
+        )
+        self.condition_label = label("", "boxMain")
+        self.charger_label = label("", "boxMain")
+        self.charger_label.setVisible(self.ask_charger or charger_tag == "")
+        self.keys = label(
+            "1 good · 2 damaged · 3 broken"
+            + (" · C charger yes/no" if self.ask_charger else "")
+            + " · Tab: note",
+            "detail",
+        )
+        self.note = QLineEdit()
+        self.note.setObjectName("personInput")
+        self.note.setPlaceholderText("Note (optional): Tab to type, Tab or Enter to leave")
+        self.note.setMaxLength(300)
+        self.note.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.note.installEventFilter(self)
+        self.confirm_button = self._big_button("Check in (Enter)", "primary")
+        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
+        self.confirm_button.clicked.connect(self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.confirm_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.sentence)
+        layout.addWidget(self.device)
+        layout.addSpacing(12)
+        layout.addWidget(self.condition_label)
+        layout.addWidget(self.charger_label)
+        layout.addWidget(self.keys)
+        layout.addWidget(self.note)
+        layout.addSpacing(12)
+        layout.addLayout(buttons)
+        self.setMinimumWidth(720)
+        self._refresh()
+
+    @property
+    def note_text(self) -> str | None:
+        return self.note.text().strip() or None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if self.armed and not self.note.hasFocus():
+            key, text = event.key(), event.text().casefold()
+            if text in ("1", "2", "3"):
+                self.condition = (Condition.GOOD, Condition.DAMAGED, Condition.BROKEN)[
+                    int(text) - 1
+                ]
+                self._refresh()
+                return
+            if text == "c" and self.ask_charger:
+                self.charger_returned = not self.charger_returned
+                self._refresh()
+                return
+            if key == Qt.Key.Key_Tab:
+                self.note.setFocus()
+                return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        # In the note, Tab and Enter only leave it: Qt's default button must not fire.
+        leaving = (Qt.Key.Key_Tab, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if (
+            watched is self.note and event.type() == QEvent.Type.KeyPress and event.key() in leaving  # type: ignore[attr-defined]
+        ):
+            self.note.clearFocus()
+            self.setFocus()
+            return True
+        return False
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802 - Qt API
+        return False  # Tab is a checklist key here, not focus traversal
+
+    def _refresh(self) -> None:
+        marks = {
+            Condition.GOOD: "good",
+            Condition.DAMAGED: "DAMAGED: a repair ticket is filed",
+            Condition.BROKEN: "BROKEN: a repair ticket is filed",
+        }
+        self.condition_label.setText(f"Condition: {marks[self.condition]}")
+        returned = "yes" if self.charger_returned else "NO"
+        self.charger_label.setText(f"Charger returned: {returned}")
 
 
 def _box(title: str, lines: list[str]) -> QFrame:

@@ -7,6 +7,9 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from kiosk.core.changes import ChangeState
+from kiosk.core.desk import Outcome, UndoRefusedError
+from kiosk.core.journal import JournalError, JournalFullError
 from kiosk.core.transactions import SetupError
 from kiosk.iiq.errors import (
     AuthError,
@@ -36,6 +39,8 @@ class Feedback:
     title: str
     message: str = ""
     hint: str = ""
+    #: Lines listed below the panel (a batch summary).
+    details: tuple[str, ...] = ()
 
     @property
     def sound(self) -> Kind:
@@ -95,8 +100,42 @@ def person_not_found(text: str) -> Feedback:
     )
 
 
+def for_outcome(outcome: Outcome, done: Feedback) -> Feedback:
+    """What the operator is told about a submitted change; `done` when it was applied."""
+    change = outcome.change
+    if outcome.still_sending:
+        return queued_change(change.description, None)
+    if change.state is ChangeState.DONE:
+        return done
+    if change.state is ChangeState.PENDING:
+        return queued_change(change.description, outcome.error)
+    if change.state is ChangeState.CONFLICT:
+        return error(
+            "Not changed: someone else changed this device",
+            change.last_error or "",
+            "Check the device in Incident IQ and decide by hand.",
+        )
+    if outcome.error is not None:
+        return for_exception(outcome.error, doing="saving the change")
+    return error("Not changed", change.last_error or "")
+
+
 def for_exception(exc: BaseException, *, doing: str) -> Feedback:
     """Words for anything that went wrong while `doing` ("looking up the device")."""
+    if isinstance(exc, JournalFullError):
+        return error(
+            "Not saved: the disk is full",
+            str(exc),
+            "Nothing was sent. Call IT to free space on this computer.",
+        )
+    if isinstance(exc, JournalError):
+        return error(
+            "Not saved",
+            f"The kiosk could not write the change to its journal: {exc}",
+            "Nothing was sent. Call IT.",
+        )
+    if isinstance(exc, UndoRefusedError):
+        return warning("Nothing undone", str(exc), "Scan the next device.")
     if isinstance(exc, AuthError):
         return error(
             "Incident IQ refused the kiosk",

@@ -1,6 +1,6 @@
 """The kiosk's main window: banners, the screens, the session list and the status strip.
 
-Layout only: `KioskController` decides what is shown. The window forwards printable keys
+Layout only: `KioskShell` and its flows decide what is shown. The window forwards printable keys
 that no widget took to the screen's input field, so typing a tag "anywhere" works.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from kiosk.ui.views import (
     DevicePage,
     NoticePage,
+    PanelPage,
     ReadyPage,
     ResultPage,
     label,
@@ -34,13 +35,24 @@ MODE_TITLES = {
     "checkout": "CHECK OUT",
     "checkin": "CHECK IN",
     "lookup": "LOOK UP",
+    "batch": "BATCH CHECK-OUT",
+    "line": "DISTRIBUTION LINE",
 }
-MODE_KEYS = "F1 Check out   ·   F2 Check in   ·   F3 Look up"
+#: The short names in the key hints beside the banner.
+MODE_HINTS = {
+    "checkout": "Check out",
+    "checkin": "Check in",
+    "lookup": "Look up",
+    "batch": "Batch",
+    "line": "Line",
+}
 STATE_MARKS = {
     "done": "✓ done",
     "pending": "⟳ waiting to send",
     "conflict": "⚠ conflict: needs attention",
     "failed": "✗ failed: needs attention",
+    "withdrawn": "↶ taken back, not sent",
+    "unreadable": "✗ unreadable: needs attention",
 }
 
 
@@ -74,14 +86,19 @@ class StatusStrip(QWidget):
     def tick(self) -> None:
         self.clock.setText(datetime.now().strftime("%H:%M"))
 
-    def set_connection(self, online: bool, waiting: int = 0, attention: int = 0) -> None:
+    def set_connection(
+        self, online: bool, waiting: int = 0, attention: int = 0, *, problem: str | None = None
+    ) -> None:
         text = "Online" if online else "OFFLINE"
         if waiting:
             text += f" · {waiting} waiting to send"
         if attention:
             text += f" · {attention} need attention"
+        if problem:
+            text += " · changes are not being sent"
         self.connection.setText(text)
-        self.connection.setProperty("state", "online" if online and not attention else "offline")
+        good = online and not attention and not problem
+        self.connection.setProperty("state", "online" if good else "offline")
         repolish(self.connection)
 
 
@@ -101,7 +118,8 @@ class MainWindow(QMainWindow):
         self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.demo_banner.setVisible(demo)
         self.mode_banner = label("", "modeBanner", wrap=False)
-        self.mode_keys = label(MODE_KEYS, "modeKeys", wrap=False)
+        self.mode_keys = label("", "modeKeys", wrap=False)
+        self.mode_keys.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         banner = QWidget()
         banner.setObjectName("modeBar")
         banner_row = QHBoxLayout(banner)
@@ -121,7 +139,8 @@ class MainWindow(QMainWindow):
         self.device = DevicePage()
         self.result = ResultPage()
         self.notice = NoticePage()
-        for page in (self.ready, self.device, self.result, self.notice):
+        self.panel = PanelPage()
+        for page in (self.ready, self.device, self.result, self.notice, self.panel):
             self.stack.addWidget(page)
 
         self.session_title = label("This session", "subheading")
@@ -165,6 +184,11 @@ class MainWindow(QMainWindow):
         repolish(self.mode_bar)
         repolish(self.mode_banner)
 
+    def set_mode_keys(self, keys: list[tuple[Qt.Key, str]]) -> None:
+        """The key hints beside the banner: "F1 Check out · F2 Check in · ..."."""
+        hints = [f"{QKeySequence(key).toString()} {MODE_HINTS[mode]}" for key, mode in keys]
+        self.mode_keys.setText("  ·  ".join(hints) + "\nCtrl+Z Undo  ·  Esc Cancel")
+
     def show_toast(self, text: str) -> None:
         """A short note above the screen (double scan, cancelled) that does not replace it."""
         self.toast.setText(text)
@@ -198,6 +222,8 @@ class MainWindow(QMainWindow):
             return self.ready.input
         if page is self.device and self.device.person_input.isVisible():
             return self.device.person_input
+        if page is self.panel:
+            return self.panel.input
         return None
 
     # --- Qt events ----------------------------------------------------------------------

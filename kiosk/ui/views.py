@@ -1,15 +1,20 @@
-"""The kiosk's screens: layout only. Controllers fill them and react to their signals.
+"""The kiosk's screens: layout only. Flows fill them (through `kiosk.ui.screens`) and
+react to their signals; no widget of a view is wired from outside.
 
 Every screen keeps its text in plain labels so that tests (and people) can read it, and
 marks its parts with object names and dynamic properties that `resources/style.qss` styles.
+Text that comes from Incident IQ or a scanner goes through `shown()`: control and bidi
+override characters removed, length bounded, names isolated so that a right-to-left name
+cannot reorder the ID and grade printed beside it.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -18,15 +23,44 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from kiosk.iiq.models import Activity, Asset
+from kiosk.core.text import clean_text, isolate
+from kiosk.iiq.models import Activity, Asset, Person
 from kiosk.resources import resource_path
 from kiosk.ui.feedback import Feedback
+
+#: The most of one value (a name, an ID number, a tag) a screen shows.
+SHOWN_LIMIT = 60
+
+
+def shown(text: str | None, limit: int = SHOWN_LIMIT) -> str:
+    """Text from outside (Incident IQ, a scanner) as a screen shows it: see the module.
+    Text with right-to-left letters is isolated; other text needs no isolation."""
+    cleaned = clean_text(text or "", limit=limit)
+    if any(unicodedata.bidirectional(ch) in _RTL for ch in cleaned):
+        return isolate(cleaned)
+    return cleaned
+
+
+_RTL = frozenset({"R", "AL", "AN"})
+
+
+def person_text(person: Person) -> str:
+    """ "Ana Ruiz, grade 07, ID 204518" for a screen (isolated parts, bounded length)."""
+    parts = [shown(person.display_name)]
+    if person.grade:
+        parts.append(f"grade {shown(person.grade, 12)}")
+    if person.school_id_number:
+        parts.append(f"ID {shown(person.school_id_number, 24)}")
+    elif person.role_label:
+        parts.append(person.role_label)
+    return ", ".join(parts)
 
 
 def label(text: str = "", name: str | None = None, *, wrap: bool = True) -> QLabel:
@@ -65,6 +99,9 @@ class ReadyPage(QWidget):
     """Waiting for a device: the big prompt, a field for typed tags, and in demo mode a
     few things to try."""
 
+    #: Typed text + Enter (the field is emptied).
+    entered = Signal(str)
+
     def __init__(self) -> None:
         super().__init__()
         self.prompt = label("Scan a device", "prompt")
@@ -75,6 +112,7 @@ class ReadyPage(QWidget):
         self.input.setObjectName("scanInput")
         self.input.setPlaceholderText("…or type an asset tag or serial number and press Enter")
         self.input.setMaxLength(200)
+        self.input.returnPressed.connect(self._on_enter)
         self.examples = label("", "examples")
         self.examples.setVisible(False)
         layout = QVBoxLayout(self)
@@ -90,6 +128,11 @@ class ReadyPage(QWidget):
     def show_examples(self, lines: list[str]) -> None:
         self.examples.setText("\n".join(lines))
         self.examples.setVisible(bool(lines))
+
+    def _on_enter(self) -> None:
+        text = self.input.text()
+        self.input.clear()
+        self.entered.emit(text)
 
 
 class DeviceCard(QFrame):
@@ -120,7 +163,7 @@ class DeviceCard(QFrame):
 
     def show_asset(self, asset: Asset, seen_at: datetime | None = None) -> None:
         """Fill the card; `seen_at` marks an offline answer from the kiosk's memory."""
-        self.tag.setText(asset.asset_tag or "(no tag)")
+        self.tag.setText(clean_text(asset.asset_tag or "", SHOWN_LIMIT) or "(no tag)")
         if seen_at is not None:
             self.note.setText(
                 f"OFFLINE: as this kiosk saw it at {seen_at:%H:%M}. It may have changed since."
@@ -128,10 +171,10 @@ class DeviceCard(QFrame):
         self.note.setVisible(seen_at is not None)
         where = ", ".join(p for p in (asset.location_name, asset.room_name) if p)
         tickets = asset.open_ticket_count
-        self.values["Model"].setText(asset.model_name or "unknown model")
-        self.values["Serial"].setText(asset.serial_number or "none recorded")
-        self.values["Status"].setText(asset.status_name or "unknown")
-        self.values["Location"].setText(where or "not recorded")
+        self.values["Model"].setText(shown(asset.model_name) or "unknown model")
+        self.values["Serial"].setText(shown(asset.serial_number) or "none recorded")
+        self.values["Status"].setText(shown(asset.status_name) or "unknown")
+        self.values["Location"].setText(shown(where, 2 * SHOWN_LIMIT) or "not recorded")
         self.values["Owner"].setText(_owner_text(asset))
         self.values["Tickets"].setText(
             "none open" if not tickets else f"{tickets} open ticket{'s' if tickets > 1 else ''}"
@@ -156,16 +199,20 @@ def _owner_text(asset: Asset) -> str:
         return "nobody (free)"
     if owner is None:
         return "someone (name not shown by Incident IQ)"
-    parts = [owner.display_name]
-    if owner.grade:
-        parts.append(f"grade {owner.grade}")
-    if owner.school_id_number:
-        parts.append(f"ID {owner.school_id_number}")
-    return ", ".join(parts)
+    return person_text(owner)
 
 
 class DevicePage(QWidget):
-    """The device card plus the next step: the person (check-out) or the history (look-up)."""
+    """The device card plus the next step: the person (check-out) or the history (look-up).
+
+    Down in the field moves into the people list, Up on its first row moves back."""
+
+    #: Typed text + Enter in the field (not emptied: a name may be refined).
+    entered = Signal(str)
+    #: The operator typed or deleted a character (type-ahead).
+    edited = Signal(str)
+    #: A person was chosen in the list (Enter or touch).
+    picked = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -180,6 +227,13 @@ class DevicePage(QWidget):
         self.activity_title = label("Recent activity", "subheading")
         self.activity = wrapping_list("activity")
         self.activity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.person_input.returnPressed.connect(lambda: self.entered.emit(self.person_input.text()))
+        self.person_input.textEdited.connect(self.edited.emit)
+        self.results.itemActivated.connect(
+            lambda item: self.picked.emit(item.data(Qt.ItemDataRole.UserRole))
+        )
+        self.person_input.installEventFilter(self)
+        self.results.installEventFilter(self)
 
         person = QVBoxLayout()
         person.addWidget(self.prompt)
@@ -207,13 +261,50 @@ class DevicePage(QWidget):
             else "Student ID, email, username or name, then Enter"
         )
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() != QEvent.Type.KeyPress:
+            return False
+        key = event.key()  # type: ignore[attr-defined]
+        if watched is self.person_input and key == Qt.Key.Key_Down and self.results.count():
+            self.results.setFocus()
+            self.results.setCurrentRow(0)
+            return True
+        if watched is self.results and key == Qt.Key.Key_Up and self.results.currentRow() == 0:
+            self.person_input.setFocus()
+            return True
+        return False
+
+    def show_people(self, people: list[Person], note: str, *, select: bool) -> None:
+        """The people list for the typed text; `select` moves the keyboard into it."""
+        self.results.clear()
+        for person in people:
+            details = [
+                f"ID {shown(person.school_id_number, 24)}" if person.school_id_number else ""
+            ]
+            details.append(
+                f"grade {shown(person.grade, 12)}" if person.grade else person.role_label or ""
+            )
+            item = QListWidgetItem(
+                f"{shown(person.display_name)}\n{'  ·  '.join(d for d in details if d)}".strip()
+            )
+            item.setData(Qt.ItemDataRole.UserRole, person)
+            self.results.addItem(item)
+        self.results_note.setText(note)
+        if select and people:
+            self.results.setFocus()
+            self.results.setCurrentRow(0)
+
+    def clear_people(self) -> None:
+        self.results.clear()
+        self.results_note.clear()
+
     def show_activity(self, items: list[Activity]) -> None:
         self.activity.clear()
         for item in items:
             when = (item.activity_date or "")[:16].replace("T", " ")
             what = item.description or item.activity_type or "change"
-            by = f" ({item.by})" if item.by else ""
-            self.activity.addItem(f"{when}  {what}{by}")
+            by = f" ({shown(item.by)})" if item.by else ""
+            self.activity.addItem(f"{when}  {shown(what, 160)}{by}")
         if not items:
             self.activity.addItem("No recorded activity.")
 
@@ -226,7 +317,10 @@ class DevicePage(QWidget):
 
 
 class ResultPage(QWidget):
-    """Success / warning / error / saved-for-later: color, icon, words and a sound."""
+    """Success / warning / error / saved-for-later: color, icon, words and a sound.
+    Enter or the OK button acknowledges it."""
+
+    acknowledged = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -241,6 +335,10 @@ class ResultPage(QWidget):
         self.ok.setObjectName("primary")
         self.ok.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.ok.setMinimumSize(QSize(220, 64))
+        self.ok.clicked.connect(self.acknowledged.emit)
+        self.details = wrapping_list("results")
+        self.details.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.details.setVisible(False)
         text = QVBoxLayout()
         text.addWidget(self.title)
         text.addWidget(self.message)
@@ -252,10 +350,17 @@ class ResultPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(self.panel)
+        layout.addWidget(self.details, 1)
         layout.addSpacing(24)
         layout.addWidget(self.ok, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         self.kind = ""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.acknowledged.emit()
+            return
+        super().keyPressEvent(event)
 
     def show_feedback(self, feedback: Feedback) -> None:
         self.kind = feedback.kind
@@ -267,10 +372,15 @@ class ResultPage(QWidget):
         self.message.setVisible(bool(feedback.message))
         self.hint.setText(feedback.hint)
         self.hint.setVisible(bool(feedback.hint))
+        self.details.clear()
+        self.details.addItems(list(feedback.details))
+        self.details.setVisible(bool(feedback.details))
 
 
 class NoticePage(QWidget):
-    """A screen that explains a state of the station (not connected, mode not available)."""
+    """A screen that explains a state of the station (not connected, not set up)."""
+
+    action_clicked = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -279,6 +389,7 @@ class NoticePage(QWidget):
         self.action = QPushButton("Try again now")
         self.action.setObjectName("primary")
         self.action.setMinimumSize(QSize(260, 64))
+        self.action.clicked.connect(self.action_clicked.emit)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(self.title)
@@ -293,3 +404,86 @@ class NoticePage(QWidget):
         self.action.setVisible(action is not None)
         if action:
             self.action.setText(action)
+
+
+class PanelPage(QWidget):
+    """A running batch or a person at the distribution line: a heading, what to do, a
+    large count, the list of what happened so far, and a field for typed tags.
+
+    With the field empty, the keys 1, 2 and 3 do not type: they emit `condition_key`
+    (a cart batch marks the next device good, damaged or broken with them)."""
+
+    entered = Signal(str)
+    condition_key = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heading = label("", "heading")
+        self.detail = label("", "detail")
+        self.count = label("", "prompt")
+        self.marker = label("", "warningText")
+        self.marker.setVisible(False)
+        self.input = QLineEdit()
+        self.input.setObjectName("scanInput")
+        self.input.setMaxLength(200)
+        self.input.returnPressed.connect(self._on_enter)
+        self.input.installEventFilter(self)
+        self.list = wrapping_list("sessionList")
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.keys_for_condition = False
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.count)
+        layout.addWidget(self.marker)
+        layout.addWidget(self.input)
+        layout.addWidget(self.list, 1)
+
+    def show_panel(
+        self,
+        heading: str,
+        detail: str,
+        *,
+        placeholder: str,
+        condition_keys: bool = False,
+    ) -> None:
+        self.heading.setText(heading)
+        self.detail.setText(detail)
+        self.input.setPlaceholderText(placeholder)
+        self.input.clear()
+        self.keys_for_condition = condition_keys
+        self.list.clear()
+        self.set_count("")
+        self.set_marker("")
+
+    def set_count(self, text: str) -> None:
+        self.count.setText(text)
+        self.count.setVisible(bool(text))
+
+    def set_marker(self, text: str) -> None:
+        self.marker.setText(text)
+        self.marker.setVisible(bool(text))
+
+    def add_line(self, text: str) -> None:
+        self.list.insertItem(0, text)
+        self.list.doItemsLayout()
+
+    def lines(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if (
+            watched is self.input
+            and event.type() == QEvent.Type.KeyPress
+            and self.keys_for_condition
+            and not self.input.text()
+            and event.text() in ("1", "2", "3")  # type: ignore[attr-defined]
+        ):
+            self.condition_key.emit(event.text())  # type: ignore[attr-defined]
+            return True
+        return False
+
+    def _on_enter(self) -> None:
+        text = self.input.text()
+        self.input.clear()
+        self.entered.emit(text)

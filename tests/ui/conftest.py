@@ -1,34 +1,23 @@
 """Fixtures for window tests: a qasync loop on the test's QApplication, and a kiosk
-(window + controller + real client) talking to the simulator over loopback.
+(window + shell + the real services) talking to the simulator over loopback.
 
 Tests stay synchronous and wait with `qtbot.waitUntil`; qtbot's waits drive both Qt and
-asyncio because the loop is a qasync loop bound to the running QApplication.
+asyncio because the loop is a qasync loop bound to the running QApplication. The kiosk
+itself is built by `kiosk_helpers.make_kiosk`, with the same wiring as the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
+from kiosk_helpers import Kiosk, kiosk_factory, make_kiosk, start
 from PySide6.QtWidgets import QApplication
 
-from kiosk.core.journal import AsyncJournal
-from kiosk.core.outbox import Outbox
-from kiosk.core.scan import ScanSettings
-from kiosk.core.transactions import CheckinPolicy, TransactionService
-from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
-from kiosk.simulator import DEMO, Simulator
-from kiosk.ui.controller import KioskController
-from kiosk.ui.main_window import MainWindow
-from kiosk.ui.sound import SoundPlayer
+from kiosk.simulator import Simulator
 
 # Loops are kept alive for the whole session: a collected qasync loop has crashed suites.
 _LOOPS: list[Any] = []
@@ -49,100 +38,12 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     while any(not t.done() for t in pending) and deadline:
         qapp.processEvents()
         deadline -= 1
+    # An `already_running` loop registered itself as the thread's running loop (so that
+    # asyncio finds it); a later plain `asyncio.run()` in the same process would refuse to
+    # start. qasync has no public way to detach it: undo what its constructor did.
+    asyncio.events._set_running_loop(None)
+    loop._after_run_forever()  # type: ignore[attr-defined]
     asyncio.set_event_loop(None)
-
-
-@dataclass
-class Kiosk:
-    window: MainWindow
-    controller: KioskController
-    client: IIQClient
-    sounds: SoundPlayer
-    sim: Simulator
-    service: TransactionService
-    outbox: Outbox
-    journal: AsyncJournal
-    sender: asyncio.Task[None]
-
-    def close(self, qtbot: Any) -> None:
-        """Shut down as the app does: controller, sender, client, journal."""
-        sending = self.controller.shutdown()
-        self.sender.cancel()
-
-        async def close_all() -> None:
-            await asyncio.gather(self.sender, *sending, return_exceptions=True)
-            await self.client.aclose()
-            await self.journal.aclose()
-
-        closing = asyncio.ensure_future(close_all())
-        qtbot.waitUntil(closing.done, timeout=5000)
-
-    def texts(self) -> str:
-        """Every visible label's text on the current screen (what a person reads)."""
-        from PySide6.QtWidgets import QLabel
-
-        page = self.window.stack.currentWidget()
-        return "\n".join(
-            w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(self.window) and w.text()
-        )
-
-
-def make_kiosk(
-    qtbot: Any,
-    sim: Simulator,
-    *,
-    token: str | None = None,
-    read_timeout: float = 15.0,
-    retry: RetryPolicy | None = None,
-    outbox_options: dict[str, Any] | None = None,
-    **controller_options: Any,
-) -> Kiosk:
-    """A kiosk wired like `kiosk.app` (journal, outbox and its sender included), talking
-    to `sim` over loopback. Call it with the qasync loop (`qloop`) running."""
-    client = IIQClient(
-        Connection(
-            site_url=sim.url,
-            site_id=sim.site_id,
-            token=token or sim.token,
-            read_timeout=read_timeout,
-        ),
-        retry=retry or RetryPolicy(attempts=2, base_delay=0.01),
-    )
-    service = TransactionService(
-        client,
-        station="TEST-1",
-        checkin=CheckinPolicy(location_id=DEMO.storeroom_location_id),
-    )
-    path = Path(os.environ["IIQ_KIOSK_DATA"]) / f"journal-{uuid.uuid4().hex}.sqlite3"
-    opening = asyncio.ensure_future(AsyncJournal.open(path))
-    qtbot.waitUntil(opening.done, timeout=5000)
-    journal = opening.result()
-    outbox = Outbox(
-        journal,
-        service.apply,
-        **(
-            {"min_interval_s": 0.0, "backoff_base_s": 0.05, "backoff_max_s": 0.5}
-            | (outbox_options or {})
-        ),
-    )
-    window = MainWindow(station="TEST-1", demo=True)
-    qtbot.addWidget(window)
-    sounds = SoundPlayer(muted=True)
-    options: dict[str, Any] = {
-        "guard_ms": 150,
-        "debounce_ms": 120,
-        "on_online": lambda: outbox.nudge() if outbox.offline else None,
-    }
-    options.update(controller_options)
-    controller = KioskController(
-        window, service, outbox.submit, sounds, scan_settings=ScanSettings(), **options
-    )
-    controller.attach_outbox(outbox)
-    sender = asyncio.ensure_future(outbox.run())
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    return Kiosk(window, controller, client, sounds, sim, service, outbox, journal, sender)
 
 
 @pytest.fixture
@@ -150,31 +51,6 @@ def kiosk(qtbot: Any, qloop: asyncio.AbstractEventLoop, sim: Simulator) -> Itera
     k = make_kiosk(qtbot, sim)
     yield k
     k.close(qtbot)
-
-
-def start(qtbot: Any, k: Kiosk) -> None:
-    """The window is active and the Ready field has focus, as after start-up."""
-    k.window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is k.window.ready.input, timeout=3000)
-
-
-@contextmanager
-def kiosk_factory(qtbot: Any, sim: Simulator) -> Iterator[Callable[..., Kiosk]]:
-    """`build(**opts)` makes a started kiosk like `k` but with options (token,
-    read_timeout, guard_ms, idle_seconds...); each is shut down like the fixture's."""
-    made: list[Kiosk] = []
-
-    def build(**options: Any) -> Kiosk:
-        k = make_kiosk(qtbot, sim, **options)
-        made.append(k)
-        start(qtbot, k)
-        return k
-
-    try:
-        yield build
-    finally:
-        for k in made:
-            k.close(qtbot)
 
 
 @pytest.fixture

@@ -8,20 +8,31 @@ gap). Keys go to whatever has focus, as they would from a keyboard-wedge scanner
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QWidget
 
-from kiosk.simulator import Simulator
+from kiosk.config import Settings
+from kiosk.core.desk import ChangeDesk
+from kiosk.core.journal import AsyncJournal
+from kiosk.core.outbox import Outbox
+from kiosk.core.transactions import TransactionService
+from kiosk.iiq.client import IIQClient, RetryPolicy
+from kiosk.simulator import DEMO, Simulator
 from kiosk.simulator.api import RecordedRequest
-from kiosk.ui.main_window import STATE_MARKS
+from kiosk.ui.main_window import STATE_MARKS, MainWindow
+from kiosk.ui.shell import KioskShell, open_shell
+from kiosk.ui.sound import SoundPlayer
+from kiosk.wiring import Services, build_services
 
 D = TypeVar("D", bound=QDialog)
 
@@ -31,29 +42,139 @@ TYPING_DELAY_MS = 80
 QUERY_ROUTES = frozenset({"/assets", "/users"})  # POST routes that only read
 
 
-def _ui_conftest() -> ModuleType:
-    """tests/ui/conftest.py as a module, for `make_kiosk` and `Kiosk`.
+@dataclass
+class Kiosk:
+    window: MainWindow
+    controller: KioskShell
+    sounds: SoundPlayer
+    sim: Simulator
+    services: Services
 
-    pytest imports it as `conftest` right before the test modules of this folder; load it
-    by path when another conftest has taken that name since."""
-    path = Path(__file__).with_name("conftest.py")
-    loaded = sys.modules.get("conftest")
-    if loaded is not None and Path(getattr(loaded, "__file__", "")) == path:
-        return loaded
-    spec = importlib.util.spec_from_file_location("kiosk_ui_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    @property
+    def client(self) -> IIQClient:
+        return self.services.client
+
+    @property
+    def service(self) -> TransactionService:
+        return self.services.transactions
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.services.outbox
+
+    @property
+    def journal(self) -> AsyncJournal:
+        return self.services.journal
+
+    @property
+    def desk(self) -> ChangeDesk:
+        return self.services.desk
+
+    def close(self, qtbot: Any) -> None:
+        """Shut down as the app does: shell, then the services (sender, sends, client,
+        journal)."""
+        self.controller.shutdown()
+        closing = asyncio.ensure_future(self.services.aclose())
+        qtbot.waitUntil(closing.done, timeout=5000)
+
+    def texts(self) -> str:
+        """Every visible label's text on the current screen (what a person reads)."""
+        page = self.window.stack.currentWidget()
+        return "\n".join(
+            w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(self.window) and w.text()
+        )
 
 
-_conftest = _ui_conftest()
-Kiosk = _conftest.Kiosk
-make_kiosk: Callable[..., Any] = _conftest.make_kiosk
+def station_settings(sim: Simulator, *, read_timeout: float = 15.0, **sections: Any) -> Settings:
+    """Settings of a test station talking to `sim` (sections override, e.g.
+    checkin={"cart_pattern": ...})."""
+    data: dict[str, Any] = {
+        "iiq": {"url": sim.url, "site_id": sim.site_id, "read_timeout": read_timeout},
+        "station": {"name": "TEST-1"},
+        "checkin": {"location_id": DEMO.storeroom_location_id},
+        "tickets": {"issue_id": DEMO.ticket_issue_id},
+        "data_dir": os.environ["IIQ_KIOSK_DATA"],
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return Settings.model_validate(data)
 
 
-start: Callable[..., None] = _conftest.start
-kiosk_factory: Callable[..., Any] = _conftest.kiosk_factory
+def make_kiosk(
+    qtbot: Any,
+    sim: Simulator,
+    *,
+    token: str | None = None,
+    read_timeout: float = 15.0,
+    retry: RetryPolicy | None = None,
+    outbox_options: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    **shell_options: Any,
+) -> Kiosk:
+    """A kiosk wired like `kiosk.app` (journal, outbox and its sender included), talking
+    to `sim` over loopback. Call it with the qasync loop (`qloop`) running. `settings` are
+    config sections; `options` and the other keywords are FlowOptions fields (guard_ms,
+    debounce_ms, ...) or KioskShell options (idle_seconds, mode_lock, ...)."""
+    config = station_settings(sim, read_timeout=read_timeout, **(settings or {}))
+    path = Path(os.environ["IIQ_KIOSK_DATA"]) / f"journal-{uuid.uuid4().hex}.sqlite3"
+    building = asyncio.ensure_future(
+        build_services(
+            config,
+            token or sim.token,
+            journal_path=path,
+            retry=retry or RetryPolicy(attempts=2, base_delay=0.01),
+            outbox_options={"min_interval_s": 0.0, "backoff_base_s": 0.05, "backoff_max_s": 0.5}
+            | (outbox_options or {}),
+            confirm_pause_s=0.1,
+        )
+    )
+    qtbot.waitUntil(building.done, timeout=5000)
+    services = building.result()
+    window = MainWindow(station="TEST-1", demo=True)
+    qtbot.addWidget(window)
+    sounds = SoundPlayer(muted=True)
+    shell = open_shell(
+        window,
+        services,
+        sounds,
+        **({"guard_ms": 150, "debounce_ms": 120} | (options or {}) | shell_options),
+    )
+    services.start()
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    return Kiosk(window, shell, sounds, sim, services)
+
+
+def start(qtbot: Any, k: Kiosk) -> None:
+    """The window is active and the field of the mode's first screen has focus, as after
+    start-up."""
+    k.window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is k.window.current_input(), timeout=3000)
+
+
+@contextmanager
+def kiosk_factory(qtbot: Any, sim: Simulator) -> Iterator[Callable[..., Kiosk]]:
+    """`build(**opts)` makes a started kiosk like `k` but with options (token,
+    read_timeout, options={"guard_ms": ...}, idle_seconds...); each is shut down like the
+    fixture's."""
+    made: list[Kiosk] = []
+
+    def build(**options: Any) -> Kiosk:
+        k = make_kiosk(qtbot, sim, **options)
+        made.append(k)
+        start(qtbot, k)
+        return k
+
+    try:
+        yield build
+    finally:
+        for k in made:
+            k.close(qtbot)
 
 
 # --- input ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from kiosk_helpers import (
     press,
     requests_to,
     scan,
+    toast,
     wait_card,
     wait_result,
 )
@@ -177,7 +178,29 @@ def test_no_answer_is_offline(qtbot: QtBot, build: Callable[..., Any], sim: Simu
     assert k.window.status.connection.text().startswith("OFFLINE")
     assert k.window.focusWidget() is k.window.result
 
-    sim.faults.clear()  # the network is back: the next scan works and says so
+    # Offline now: the next scans go to the kiosk's memory at once (nothing to show for an
+    # unseen tag) while one probe checks the connection in the background.
+    requests_before = len(sim.requests)
+    scan(qtbot, DEMO.assigned_tag)
+    qtbot.waitUntil(lambda: k.sounds.played == ["error", "error"], timeout=1000)
+    assert k.window.stack.currentWidget() is k.window.result
+    assert "Incident IQ" in k.window.result.title.text()
+    assert len(sim.requests) == requests_before  # nothing was sent for it
+
+    sim.faults.clear()  # the network is back: the probe sees it and the strip says so
+    qtbot.waitUntil(lambda: k.window.status.connection.text() == "Online", timeout=8000)
     scan(qtbot, DEMO.assigned_tag)
     wait_card(qtbot, k, DEMO.assigned_tag)
     assert k.window.status.connection.text() == "Online"
+
+
+def test_after_an_error_the_same_scan_is_welcome_again(
+    qtbot: QtBot, k: Any, sim: Simulator
+) -> None:
+    # "Scan again" must not be met by the double-scan guard.
+    scan(qtbot, DEMO.unknown_tag)
+    wait_result(qtbot, k, "Device not found")
+    lookups = len(requests_to(sim, "/assets/assettag/"))
+    scan(qtbot, DEMO.unknown_tag)
+    qtbot.waitUntil(lambda: len(requests_to(sim, "/assets/assettag/")) > lookups)
+    assert "Already scanned" not in toast(k)

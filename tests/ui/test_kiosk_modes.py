@@ -14,9 +14,12 @@ from kiosk_helpers import (
     scan,
     toast,
     type_text,
+    wait_armed,
     wait_card,
+    wait_dialog,
 )
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
 from kiosk.simulator import DEMO, Simulator
@@ -56,28 +59,57 @@ def test_lookup_mode_shows_card_and_history_and_changes_nothing(
     assert k.sounds.played == []
 
 
-def test_check_in_notice_then_back_to_check_out(qtbot: QtBot, k: Any, sim: Simulator) -> None:
+def test_every_mode_key_names_its_mode_in_words(qtbot: QtBot, k: Any) -> None:
     window = k.window
+    for key, title, prompt in (
+        (Qt.Key.Key_F2, "CHECK IN", "Scan a device to check it in"),
+        (Qt.Key.Key_F3, "LOOK UP", "Scan a device to look it up"),
+        (Qt.Key.Key_F4, "BATCH CHECK-OUT", "Scan the ID card of the person who gets the devices"),
+        (Qt.Key.Key_F5, "DISTRIBUTION LINE", "Scan the student's ID card"),
+        (Qt.Key.Key_F1, "CHECK OUT", "Scan a device"),
+    ):
+        press(qtbot, key)
+        assert window.mode_banner.text() == title
+        assert window.stack.currentWidget() is window.ready
+        assert window.ready.prompt.text() == prompt
+        assert has_focus(window.ready.input)
+    keys = window.mode_keys.text()
+    for hint in ("F1 Check out", "F2 Check in", "F3 Look up", "F4 Batch", "F5 Line", "Ctrl+Z Undo"):
+        assert hint in keys
+
+
+def test_the_double_scan_guard_never_blocks_a_look_up_and_resets_with_the_mode(
+    qtbot: QtBot, k: Any, sim: Simulator
+) -> None:
     press(qtbot, Qt.Key.Key_F2)
-    assert window.mode_banner.text() == "CHECK IN"
-    assert window.stack.currentWidget() is window.notice
-    texts = k.texts()
-    assert "Check-in is not available at this station yet" in texts
-    assert "Press F1 to check out or F3 to look up." in texts
+    scan(qtbot, DEMO.assigned_tag)  # looked at for a check-in, then cancelled
+    dialog = wait_dialog(qtbot, k, QDialog)
+    wait_armed(qtbot, dialog)
+    press(qtbot, Qt.Key.Key_Escape)
+    press(qtbot, Qt.Key.Key_F3)
+    scan(qtbot, DEMO.assigned_tag)
+    wait_card(qtbot, k, DEMO.assigned_tag)
+    activities = f"/assets/{DEMO.assigned_asset_id}/activities"
+    qtbot.waitUntil(lambda: len(requests_to(sim, activities)) == 1)
+    scan(qtbot, DEMO.assigned_tag)  # the same again at once: fine, it changes nothing
+    qtbot.waitUntil(lambda: len(requests_to(sim, activities)) == 2)
+    assert "Already scanned" not in toast(k)
+    assert mutations(sim) == []
 
-    scan(qtbot, DEMO.assigned_tag)  # a scan here says so, and does nothing
-    qtbot.waitUntil(lambda: "Check-in is not available" in toast(k))
-    assert k.sounds.played == ["warning"]
-    assert sim.requests == []
 
+def test_station_locked_to_one_mode(qtbot: QtBot, build: Any) -> None:
+    k = build(mode_lock="checkin")
+    assert k.window.mode_banner.text() == "CHECK IN"
     press(qtbot, Qt.Key.Key_F1)
-    assert window.mode_banner.text() == "CHECK OUT"
-    assert window.stack.currentWidget() is window.ready
-    assert "Scan a device" in k.texts()
-    assert has_focus(window.ready.input)
-    scan(qtbot, DEMO.free_tag)
-    wait_card(qtbot, k, DEMO.free_tag)
-    assert "Scan ID card or type a name" in k.texts()
+    assert k.window.mode_banner.text() == "CHECK IN"
+    assert "This station is set to Check in only." in toast(k)
+
+
+def test_default_mode_is_the_stations(qtbot: QtBot, build: Any) -> None:
+    k = build(default_mode="line")
+    assert k.window.mode_banner.text() == "DISTRIBUTION LINE"
+    press(qtbot, Qt.Key.Key_F1)
+    assert k.window.mode_banner.text() == "CHECK OUT"
 
 
 def test_mode_keys_clear_the_current_device(qtbot: QtBot, k: Any) -> None:

@@ -1,0 +1,202 @@
+"""What every flow (mode) is given, and the steps they share.
+
+A flow sees only its `FlowContext`: the screens API, the runner, the change desk, the
+transaction service (lookups and plans) and its options. The shell hands it each scan and
+each typed entry; the flow decides what that scan means in its current step.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from kiosk.config import AccessoryRule, Settings
+from kiosk.core.changes import Change, ChangeState
+from kiosk.core.desk import ChangeDesk, Outcome
+from kiosk.core.scan import ScanSettings, check_tag, clean_scan
+from kiosk.core.transactions import CartTarget, TransactionService
+from kiosk.iiq.errors import NetworkError
+from kiosk.iiq.models import Asset, Person
+from kiosk.ui import feedback
+from kiosk.ui.dialogs import GUARD_MS, DevicePickerDialog
+from kiosk.ui.feedback import Feedback
+from kiosk.ui.runner import Runner
+from kiosk.ui.screens import Screens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    scan_settings: ScanSettings = field(default_factory=ScanSettings)
+    guard_ms: int = GUARD_MS
+    debounce_ms: int = 300
+    #: How long the screen waits for Incident IQ before it says "saved, will be sent".
+    wait_for_send_s: float = 4.0
+    ask_charger: bool = True
+    cart_pattern: str | None = r"^CART-[A-Z0-9-]+$"
+    carts: dict[str, CartTarget] = field(default_factory=dict)
+    accessories: tuple[AccessoryRule, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> FlowOptions:
+        checkin = settings.checkin
+        carts = {
+            label: CartTarget(label, cart.location_id, cart.room_id, cart.storage_unit)
+            for label, cart in checkin.carts.items()
+        }
+        values: dict[str, Any] = {
+            "scan_settings": settings.scanner,
+            "ask_charger": checkin.ask_charger,
+            "cart_pattern": checkin.cart_pattern,
+            "carts": carts,
+            "accessories": settings.accessories,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def accessory_for(self, asset: Asset) -> AccessoryRule | None:
+        """The charger rule for this device's model, if any."""
+        return next((r for r in self.accessories if r.applies_to(asset.model_name)), None)
+
+    def is_cart_label(self, text: str) -> bool:
+        return bool(self.cart_pattern) and re.fullmatch(self.cart_pattern or "", text) is not None
+
+
+class SessionLog(Protocol):
+    """The shell's record of this session: the list beside the screens, the counter, and
+    what Ctrl+Z would undo."""
+
+    def record(self, change: Change) -> None: ...
+
+
+@dataclass
+class FlowContext:
+    screens: Screens
+    runner: Runner
+    desk: ChangeDesk
+    service: TransactionService
+    options: FlowOptions
+    session: SessionLog
+    set_online: Callable[[bool], None]
+
+
+class Flow(ABC):
+    """One mode. Subclasses set `mode`, `title` and implement `show_ready` and `on_scan`."""
+
+    mode: ClassVar[str]
+    #: Look-up style flows: the same code scanned twice is fine (it changes nothing).
+    repeats_allowed: ClassVar[bool] = False
+
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
+        self.screens = ctx.screens
+        self.runner = ctx.runner
+
+    # --- lifecycle (the shell calls these) ---------------------------------------------
+
+    def activate(self) -> None:
+        """The mode was chosen, or the station went idle: start from the beginning."""
+        self.reset()
+        self.show_ready()
+
+    def reset(self) -> None:
+        """Forget every step in progress (and every person in it)."""
+        return  # most flows have nothing to do here
+
+    @abstractmethod
+    def show_ready(self) -> None:
+        """The flow's first screen."""
+
+    # --- input -----------------------------------------------------------------------
+
+    @abstractmethod
+    def on_scan(self, text: str) -> None:
+        """A scanner burst (cleaned), whatever had focus."""
+
+    def on_entry(self, raw: str) -> None:
+        """Typed text + Enter in the Ready or panel field: the same as a scan of it."""
+        text = clean_scan(raw, self.ctx.options.scan_settings)
+        if text:
+            self.on_scan(text)
+
+    def on_step_entry(self, raw: str) -> None:
+        """Typed text + Enter in the device card's field."""
+        self.on_entry(raw)
+
+    def on_step_edited(self, text: str) -> None:
+        """A character typed or deleted in the device card's field."""
+        return  # most flows have nothing to do here
+
+    def on_picked(self, person: Person) -> None:
+        """A person chosen in the list on the device card."""
+        return  # most flows have nothing to do here
+
+    def on_condition_key(self, key: str) -> None:
+        """1, 2 or 3 on an empty panel field."""
+        return  # most flows have nothing to do here
+
+    def on_escape(self) -> None:
+        if self.screens.page == "result":
+            self.on_acknowledge()
+        else:
+            self.show_ready()
+
+    def on_acknowledge(self) -> None:
+        """Enter (or OK) on the result screen."""
+        self.show_ready()
+
+    # --- shared steps ----------------------------------------------------------------
+
+    def show(self, shown: Feedback) -> None:
+        self.screens.result(shown)
+
+    def device_tag_ok(self, text: str) -> bool:
+        """Not a device tag: say so, and send nothing."""
+        problem = check_tag(text, self.ctx.options.scan_settings)
+        if problem:
+            log.info("scan rejected by the tag pattern (%d characters)", len(text))
+            self.show(
+                feedback.error(
+                    "Not a device tag", problem, "Scan again, or type the tag and press Enter."
+                )
+            )
+            return False
+        return True
+
+    async def find_device(self, text: str) -> tuple[Asset, datetime | None] | None:
+        """The device a scan names (tag, then serial): several with that tag are shown to
+        pick from; none found says so. Run inside `runner.working`."""
+        found = await self.ctx.service.find_device(text)
+        self.ctx.set_online(found.seen_at is None)
+        if not found.assets:
+            self.show(feedback.device_not_found(text))
+            return None
+        asset = found.assets[0]
+        if len(found.assets) > 1:
+            self.runner.busy(False)
+            dialog = DevicePickerDialog(
+                self.screens.window, text, found.assets, guard_ms=self.ctx.options.guard_ms
+            )
+            picked = dialog.chosen() if await self.screens.ask(dialog) else None
+            if picked is None:
+                self.show_ready()
+                return None
+            asset = picked
+        return asset, found.seen_at
+
+    async def submit(self, change: Change) -> Outcome:
+        """Hand a confirmed change to the desk and put it in the session list. The screen
+        waits at most `wait_for_send_s`; the outbox finishes anything slower."""
+        self.ctx.session.record(change)
+        outcome = await self.ctx.desk.submit(change, self.ctx.options.wait_for_send_s)
+        if outcome.state is ChangeState.DONE:
+            self.ctx.set_online(True)
+        elif isinstance(outcome.error, NetworkError):
+            self.ctx.set_online(False)
+        return outcome

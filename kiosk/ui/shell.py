@@ -1,0 +1,396 @@
+"""The kiosk shell: what every mode shares, around the flows that make the modes.
+
+The shell owns the F-key registry and the mode lock, the idle reset, the status strip,
+the outbox listener and the connection notice, the session list and undo (Ctrl+Z). Scans
+and typed entries reach the active flow through the scan router; a flow's work runs in the
+runner, whose failures come back here to the one error funnel (`kiosk.ui.feedback`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+from kiosk.core.changes import Change
+from kiosk.core.desk import ChangeDesk
+from kiosk.core.outbox import Outbox
+from kiosk.core.transactions import TransactionService
+from kiosk.iiq.errors import NetworkError
+from kiosk.iiq.models import Asset
+from kiosk.ui import feedback
+from kiosk.ui.dialogs import QuestionDialog
+from kiosk.ui.flows.base import Flow, FlowContext, FlowOptions
+from kiosk.ui.flows.batch import BatchFlow
+from kiosk.ui.flows.checkin import CheckinFlow
+from kiosk.ui.flows.checkout import CheckoutFlow
+from kiosk.ui.flows.line import LineFlow
+from kiosk.ui.flows.lookup import LookupFlow
+from kiosk.ui.main_window import MODE_TITLES, MainWindow
+from kiosk.ui.router import ScanRouter
+from kiosk.ui.runner import Runner
+from kiosk.ui.screens import Screens
+from kiosk.ui.sound import SoundPlayer
+from kiosk.wiring import Services
+
+log = logging.getLogger(__name__)
+
+#: The modes, their keys and flows, in the order the banner lists them.
+MODES: tuple[tuple[str, Qt.Key, type[Flow]], ...] = (
+    ("checkout", Qt.Key.Key_F1, CheckoutFlow),
+    ("checkin", Qt.Key.Key_F2, CheckinFlow),
+    ("lookup", Qt.Key.Key_F3, LookupFlow),
+    ("batch", Qt.Key.Key_F4, BatchFlow),
+    ("line", Qt.Key.Key_F5, LineFlow),
+)
+
+
+class IdleWatcher(QObject):
+    """Calls `on_idle` after `seconds` with no key, click or touch anywhere."""
+
+    _INPUT = (
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.TouchBegin,
+        QEvent.Type.Wheel,
+    )
+
+    def __init__(self, parent: QObject, seconds: float, on_idle: Callable[[], None]) -> None:
+        super().__init__(parent)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(int(seconds * 1000))
+        self.timer.timeout.connect(on_idle)
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        self.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() in self._INPUT:
+            self.timer.start()
+        return False
+
+    def poke(self) -> None:
+        self.timer.start()
+
+
+class UndoKey(QObject):
+    """Ctrl+Z for the kiosk, taken ahead of any focused text field (whose own undo would
+    otherwise swallow it)."""
+
+    def __init__(self, window: MainWindow, on_undo: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._on_undo = on_undo
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            return False
+        assert isinstance(event, QKeyEvent)
+        if not event.matches(QKeySequence.StandardKey.Undo) or not self._in_window(watched):
+            return False
+        event.accept()
+        if kind == QEvent.Type.KeyPress:
+            self._on_undo()
+        return True
+
+    def _in_window(self, watched: QObject) -> bool:
+        return isinstance(watched, QWidget) and (
+            watched is self._window or self._window.isAncestorOf(watched)
+        )
+
+    def remove(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+
+class KioskShell(QObject):
+    """Drives the window: modes, idle, status strip, session list, undo (see kiosk-ux.md)."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        service: TransactionService,
+        desk: ChangeDesk,
+        sounds: SoundPlayer,
+        *,
+        options: FlowOptions | None = None,
+        mode_lock: str | None = None,
+        default_mode: str = "checkout",
+        idle_seconds: float = 60.0,
+        examples: list[str] | None = None,
+        busy_delay_ms: int = 150,
+        on_online: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`on_online` is called whenever Incident IQ answered, so that waiting changes go
+        out at once."""
+        super().__init__(window)
+        self.window = window
+        self.desk = desk
+        self.options = options or FlowOptions()
+        self.mode_lock = mode_lock
+        self.online = True
+        self._on_online = on_online
+        self._waiting = self._attention = 0
+        self._sender_problem: str | None = None
+        self.session_count = 0
+        #: Ids of this session's changes, oldest first: what Ctrl+Z undoes.
+        self.session_ids: list[str] = []
+        self._notice_action: Callable[[], None] | None = None
+
+        self.screens = Screens(window, sounds)
+        self.runner = Runner(
+            self,
+            set_busy=window.status.busy.setVisible,
+            on_failure=self._show_failure,
+            busy_delay_ms=busy_delay_ms,
+        )
+        ctx = FlowContext(
+            self.screens, self.runner, desk, service, self.options, self, self.set_online
+        )
+        self.flows: dict[str, Flow] = {mode: flow(ctx) for mode, _key, flow in MODES}
+        self.mode = mode_lock or default_mode
+        self.router = ScanRouter(
+            window, self.screens, self.options.scan_settings, lambda: self.flow, clock=clock
+        )
+        self.idle = IdleWatcher(self, idle_seconds, self.idle_reset)
+        self.undo_key = UndoKey(window, self.undo_last)
+        window.set_mode_keys([(key, mode) for mode, key, _flow in MODES])
+        for mode, key, _flow in MODES:
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+            shortcut.activated.connect(lambda m=mode: self.set_mode(m))
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)
+        escape.activated.connect(self.escape)
+        window.result.acknowledged.connect(lambda: self.flow.on_acknowledge())
+        window.notice.action_clicked.connect(self._on_notice_action)
+        if examples:
+            window.ready.show_examples(examples)
+        self.set_mode(self.mode)
+
+    # --- what tests and the app look at ----------------------------------------------
+
+    @property
+    def flow(self) -> Flow:
+        return self.flows[self.mode]
+
+    @property
+    def dialog(self) -> QDialog | None:
+        return self.screens.dialog
+
+    @property
+    def asset(self) -> Asset | None:
+        """The device in the check-out step, if any."""
+        flow = self.flows["checkout"]
+        return flow.asset if isinstance(flow, CheckoutFlow) else None
+
+    # --- modes -----------------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        if self.mode_lock and mode != self.mode_lock:
+            title = MODE_TITLES[self.mode_lock].capitalize()
+            self.screens.toast(f"This station is set to {title} only.")
+            return
+        self.runner.cancel_all()
+        self.screens.clear()
+        self.flow.reset()
+        self.mode = mode
+        self.window.set_mode(mode)
+        self.router.reset()
+        self.flow.activate()
+
+    def reset_to_ready(self) -> None:
+        """Back to the mode's first screen: nothing of the last person stays on screen."""
+        self.runner.cancel_all()
+        self.screens.clear()
+        self.flow.activate()
+
+    def idle_reset(self) -> None:
+        """After an idle minute: back to Ready, every person's data cleared from view,
+        dialogs included. Changes still sending carry on and stay in the journal."""
+        log.info("idle: clearing the screen")
+        self.window.session_list.clear()
+        self.window.hide_toast()
+        self.session_ids.clear()  # nobody walking up later can undo what they never saw
+        for flow in self.flows.values():
+            flow.reset()
+        self.reset_to_ready()
+
+    def escape(self) -> None:
+        if self.runner.cancel():
+            log.info("cancelled by the operator")
+        self.router.reset()  # nothing was done: the same scan is welcome again
+        self.flow.on_escape()
+
+    # --- the session (flows record their changes here) -------------------------------
+
+    def record(self, change: Change) -> None:
+        self.session_count += 1
+        self.session_ids.append(change.id)
+        self.window.status.count.setText(f"This session: {self.session_count}")
+        self.window.add_session_entry(change.id, change.description, change.state.value)
+
+    def change_updated(self, change: Change) -> None:
+        """The outbox moved a change on (sent later, conflict found)."""
+        self.window.add_session_entry(change.id, change.description, change.state.value)
+
+    def undo_last(self) -> None:
+        """Ctrl+Z: undo the last change of this session, after a confirm dialog."""
+        if self.screens.dialog is not None:
+            return
+        if not self.session_ids:
+            self.screens.toast("Nothing to undo in this session.", "warning")
+            return
+        self.runner.start(self._undo(self.session_ids[-1]))
+
+    async def _undo(self, change_id: str) -> None:
+        with self.runner.working("undoing the last change"):
+            plan = await self.desk.plan_undo(change_id)
+            self.runner.busy(False)
+            dialog = QuestionDialog(
+                self.window,
+                plan.question,
+                ["Enter puts it back in Incident IQ.", "Esc leaves it as it is."],
+                confirm="Undo (Enter)",
+                cancel="Keep (Esc)",
+                guard_ms=self.options.guard_ms,
+            )
+            if not await self.screens.ask(dialog):
+                self.screens.toast("Nothing was undone.")
+                self.flow.activate()
+                return
+            self.runner.busy(True)
+            if plan.change is not None:
+                self.record(plan.change)
+            outcome = await self.desk.undo(plan, self.options.wait_for_send_s)
+            self.session_ids.remove(change_id)
+            if outcome.withdrawn:
+                self.change_updated(plan.original)
+                shown = feedback.success(
+                    "Taken back: nothing was sent",
+                    f"{plan.original.description}: withdrawn before it reached Incident IQ.",
+                )
+            else:
+                shown = feedback.success("Undone", outcome.change.description)
+            self.screens.result(feedback.for_outcome(outcome, shown))
+
+    # --- status strip and connection -------------------------------------------------
+
+    def set_online(self, online: bool) -> None:
+        was = self.online
+        self.online = online
+        self._update_strip()
+        if online and not was and self._on_online is not None:
+            self._on_online()
+
+    def attach(self, services: Services) -> None:
+        """Follow the services: the outbox's changes and health, and the client's view of
+        the connection (after a network failure its probe says when Incident IQ is back)."""
+        self.attach_outbox(services.outbox)
+        services.client.add_connectivity_listener(self.set_online)
+
+    def attach_outbox(self, outbox: Outbox) -> None:
+        """Show what the outbox does: each change's state in the session list, the
+        waiting / needs-attention counts, and a sender that stopped."""
+
+        def changed(change: Change) -> None:
+            self.change_updated(change)
+            counts = outbox.counts()
+            self._waiting, self._attention = counts["pending"], counts["attention"]
+            self._update_strip()
+
+        def health() -> None:
+            self._sender_problem = outbox.sender_problem
+            self._update_strip()
+
+        outbox.add_listener(changed)
+        outbox.add_health_listener(health)
+        counts = outbox.counts()
+        self._waiting, self._attention = counts["pending"], counts["attention"]
+        self._update_strip()
+
+    def _update_strip(self) -> None:
+        self.window.status.set_connection(
+            self.online, self._waiting, self._attention, problem=self._sender_problem
+        )
+
+    def show_connection_problem(self, message: str, retry: Callable[[], None]) -> None:
+        self.set_online(False)
+        self._notice_action = retry
+        self.screens.notice("Cannot connect to Incident IQ", message, "Try again now")
+
+    def connected(self) -> None:
+        self.set_online(True)
+        if self.screens.page == "notice":
+            self.reset_to_ready()
+
+    def show_unexpected(self, exc: BaseException) -> None:
+        """The excepthook's way in: anything unexpected becomes a recoverable screen."""
+        self._show_failure(exc, "working")
+
+    def shutdown(self) -> None:
+        """Stop taking input and cancel what runs (the sends are the desk's to stop)."""
+        self.runner.cancel_all()
+        self.screens.close_dialog()
+        self.router.remove()
+        self.undo_key.remove()
+        self.idle.timer.stop()
+
+    # --- the funnel ------------------------------------------------------------------
+
+    def _show_failure(self, exc: BaseException, doing: str) -> None:
+        if isinstance(exc, NetworkError):
+            self.set_online(False)
+        self.screens.result(feedback.for_exception(exc, doing=doing))
+
+    def _on_notice_action(self) -> None:
+        if self._notice_action is not None:
+            self._notice_action()
+
+
+def open_shell(
+    window: MainWindow,
+    services: Services,
+    sounds: SoundPlayer,
+    *,
+    examples: list[str] | None = None,
+    **options: Any,
+) -> KioskShell:
+    """The shell on `services`, as the app builds it: flow options and modes from the
+    settings, attached to the outbox and the client. Any `FlowOptions` field (guard_ms,
+    debounce_ms, wait_for_send_s...) or `KioskShell` option among `options` overrides."""
+    settings = services.settings
+    flow_keys = [key for key in options if key in FlowOptions.__dataclass_fields__]
+    flow_options = FlowOptions.from_settings(
+        settings, **{key: options.pop(key) for key in flow_keys}
+    )
+    station = settings.station
+    defaults: dict[str, Any] = {
+        "mode_lock": station.mode_lock,
+        "default_mode": station.default_mode,
+        "idle_seconds": station.idle_seconds,
+        "on_online": services.outbox.nudge,
+    }
+    shell = KioskShell(
+        window,
+        services.transactions,
+        services.desk,
+        sounds,
+        options=flow_options,
+        examples=examples,
+        **(defaults | options),
+    )
+    shell.attach(services)
+    return shell
