@@ -20,7 +20,12 @@ and a change Incident IQ did not confirm stays there for `outbox --send` or the 
 
 Exit codes: 0 ok, 2 refused / usage / configuration / journal in use, 3 not found,
 4 several matches, 5 Incident IQ refused or failed (auth, rights, conflict), 6 network,
-130 interrupted. A change that was saved but not sent yet exits 6 (network) or 5.
+130 interrupted. A change that was saved but not sent yet exits 6 (network) or 5. Output
+into a pipe that closed early (`| head`) ends quietly with 1, as Python's own tools do.
+
+Everything printed goes through `Output`, which removes escape sequences, control and bidi
+characters from names, notes, tags and server messages (`kiosk.core.text.clean_text`), so
+a name in Incident IQ cannot recolour, retitle or rewrite the terminal.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import getpass
 import json
 import logging
@@ -39,33 +45,45 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from kiosk import __version__
 from kiosk.config import ConfigError, Settings, keyring_account, load_settings, resolve_token
-from kiosk.core.changes import ApplyResult, Change, ChangeKind, ChangeState, Condition
+from kiosk.core.changes import (
+    ApplyResult,
+    Change,
+    ChangeKind,
+    ChangeState,
+    Condition,
+    LocationStep,
+    give_sentence,
+)
 from kiosk.core.journal import (
     AsyncJournal,
     Journal,
     JournalEntry,
     JournalError,
+    JournalFullError,
     JournalLockedError,
     write_csv,
 )
-from kiosk.core.outbox import ApplyFunc, Outbox
 from kiosk.core.rules import check_checkin, person_line
+from kiosk.core.text import clean_text
 from kiosk.core.transactions import SetupError, TransactionService
 from kiosk.iiq.client import IIQClient, RetryPolicy
 from kiosk.iiq.errors import IIQError, NetworkError
 from kiosk.iiq.models import Asset, Person
 from kiosk.logs import setup_logging
+from kiosk.wiring import Services, build_client, build_services, build_transactions
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
+EXIT_BROKEN_PIPE = 1  # stdout closed early (`| head`): what Python exits with on EPIPE
 EXIT_REFUSED = 2  # refused by a rule or the operator, bad usage, configuration
 EXIT_NOT_FOUND = 3
 EXIT_SEVERAL = 4
+EXIT_CONFLICT = 4  # the device changed elsewhere (another station): nothing was forced
 EXIT_API = 5  # Incident IQ refused or failed: auth, rights, conflict
 EXIT_NETWORK = 6
 EXIT_INTERRUPTED = 130
@@ -98,6 +116,7 @@ JOURNAL_LOCKED = (
 SAVED_FOR_LATER = (
     "Saved in the journal; it will be sent by `iiq-kiosk outbox --send` or the kiosk window."
 )
+DISK_FULL = "The kiosk's disk is full: nothing was sent."
 
 
 class CommandError(Exception):
@@ -122,13 +141,29 @@ class Output:
     stderr: TextIO
 
     def say(self, text: str = "") -> None:
-        print(text, file=self.stderr if self.json_mode else self.stdout)
+        print(_clean_lines(text), file=self.stderr if self.json_mode else self.stdout)
 
     def error(self, text: str) -> None:
-        print(text, file=self.stderr)
+        print(_clean_lines(text), file=self.stderr)
 
     def data(self, value: Any) -> None:
-        print(json.dumps(value, ensure_ascii=False, indent=2), file=self.stdout)
+        print(json.dumps(_clean_json(value), ensure_ascii=False, indent=2), file=self.stdout)
+
+
+def _clean_lines(text: str) -> str:
+    """`text` safe for a terminal: its own line breaks stay, each line is cleaned."""
+    return "\n".join(clean_text(line) for line in text.split("\n"))
+
+
+def _clean_json(value: Any) -> Any:
+    """`value` with every string in it cleaned (keys too); still the same JSON shape."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_json(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
 
 
 # --- the session a network verb runs in ----------------------------------------------
@@ -151,15 +186,28 @@ LocalVerb = Callable[[argparse.Namespace, Output], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerate_unprintable()
     parser = build_parser()
     try:
         args = parser.parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
-    _tolerate_unprintable()
     out = Output(json_mode=args.json, stdout=sys.stdout, stderr=sys.stderr)
+    undecodable = _undecodable_argument(args)
+    if undecodable is not None:
+        out.error(
+            f"iiq-kiosk: the argument “{undecodable}” is not valid UTF-8 text (the bytes "
+            "shown as \ufffd): type it again, or set the terminal to UTF-8."
+        )
+        return EXIT_REFUSED
     try:
-        return _dispatch(args, out)
+        code = _dispatch(args, out)
+        if sys.stdout is not None:  # None in a windowed build: no console at all
+            sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+        return code
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         out.error("Interrupted.")
         return EXIT_INTERRUPTED
@@ -177,6 +225,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NETWORK if isinstance(exc, NetworkError) else EXIT_API
 
 
+#: Arguments that are paths: on POSIX a file name may be bytes in another encoding, which
+#: Python carries through (surrogate escapes) to the file system untouched.
+_PATH_ARGUMENTS = frozenset({"config", "csv"})
+
+
+def _undecodable_argument(args: argparse.Namespace) -> str | None:
+    """The first text argument holding bytes that were not UTF-8 (Python turns them into
+    lone surrogates), cleaned for showing; None when all are text."""
+    for name, value in vars(args).items():
+        if name in _PATH_ARGUMENTS or not isinstance(value, str):
+            continue
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return clean_text(value, 60)
+    return None
+
+
+def _drop_stdout() -> None:
+    """After a broken pipe, point stdout at the null device so that the flush at exit does
+    not fail again (the recipe of Python's `signal` documentation, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def _tolerate_unprintable() -> None:
     """A name the console cannot show becomes '?' instead of a crash (on Windows, output
     into a pipe uses the ANSI code page, which lacks most of Unicode)."""
@@ -187,8 +259,19 @@ def _tolerate_unprintable() -> None:
                 reconfigure(errors="replace")
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """A usage error is one line, where to find help at its end (not the usage block
+    first), and cleaned: it quotes what was typed (“unrecognized arguments: ...”)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        super().exit(status, None if message is None else _clean_lines(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="iiq-kiosk",
         description="Incident IQ device check-in/check-out kiosk. With no command, opens the "
         "kiosk window.",
@@ -202,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Global options are repeated on every verb, with SUPPRESS defaults so that a value given
     # before the verb is not reset by the verb's parser.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _ArgumentParser(add_help=False)
     _add_global_options(common, defaults=False)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -212,23 +295,24 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     asset = verb("asset", "look up a device by asset tag, then serial number")
-    asset.add_argument("query", metavar="QUERY", help="asset tag or serial number")
+    asset.add_argument("query", metavar="QUERY", type=_text_arg, help="asset tag or serial number")
 
     user = verb("user", "search people by name, email, username or school ID number")
-    user.add_argument("query", metavar="QUERY")
+    user.add_argument("query", metavar="QUERY", type=_text_arg)
 
     checkout = verb("checkout", "give a device to a person (or transfer it to them)")
-    checkout.add_argument("tag", metavar="TAG", help="asset tag or serial number")
+    checkout.add_argument("tag", metavar="TAG", type=_text_arg, help="asset tag or serial number")
     checkout.add_argument(
         "--to",
         required=True,
         metavar="PERSON",
+        type=_text_arg,
         help="school ID number, email, username or UserId (exact)",
     )
     _add_yes(checkout)
 
     checkin = verb("checkin", "take a device back")
-    checkin.add_argument("tag", metavar="TAG", help="asset tag or serial number")
+    checkin.add_argument("tag", metavar="TAG", type=_text_arg, help="asset tag or serial number")
     checkin.add_argument(
         "--condition",
         choices=[c.value for c in Condition],
@@ -289,9 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = verb("sim", "run the Incident IQ simulator until Ctrl+C")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--port", type=_port_arg, default=8765, help="0 to 65535 (0: any free port)")
     sim.add_argument("--seed", type=int, default=2026)
-    sim.add_argument("--latency-ms", type=int, default=0, help="delay added to every reply")
+    sim.add_argument(
+        "--latency-ms", type=_latency_arg, default=0, help="delay added to every reply"
+    )
 
     token = verbs.add_parser("token", parents=[common], help="store or test the API token")
     token_verbs = token.add_subparsers(title="token commands", metavar="ACTION", required=True)
@@ -335,18 +421,47 @@ def _date_arg(text: str) -> date:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"“{text}” is not a date: use YYYY-MM-DD, for example 2026-01-31"
+        f"“{_shown(text)}” is not a date: use YYYY-MM-DD, for example 2026-01-31"
     )
 
 
+#: A hundred years: more than any journal holds, and far from datetime's limits.
+MAX_DAYS = 36_500
+MAX_LATENCY_MS = 3_600_000
+
+
 def _days_arg(text: str) -> int:
+    return _bounded_int(text, 0, MAX_DAYS, "a number of days")
+
+
+def _port_arg(text: str) -> int:
+    return _bounded_int(text, 0, 65_535, "a port number")
+
+
+def _latency_arg(text: str) -> int:
+    return _bounded_int(text, 0, MAX_LATENCY_MS, "a delay in milliseconds")
+
+
+def _bounded_int(text: str, low: int, high: int, what: str) -> int:
     try:
-        days = int(text)
+        value = int(text)
     except ValueError:
-        days = -1
-    if days < 0:
-        raise argparse.ArgumentTypeError(f"“{text}” is not a number of days (0 or more)")
-    return days
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"“{_shown(text)}” is not {what} ({low} to {high})")
+    return value
+
+
+def _text_arg(text: str) -> str:
+    """A tag, a query or a person, without surrounding blanks; never empty."""
+    stripped = text.strip()
+    if not stripped:
+        raise argparse.ArgumentTypeError("it is empty: give something to look for")
+    return stripped
+
+
+def _shown(text: str) -> str:
+    return clean_text(text, 40)
 
 
 def _add_yes(parser: argparse.ArgumentParser) -> None:
@@ -384,19 +499,13 @@ def _run_online(args: argparse.Namespace, out: Output, verb: OnlineVerb) -> int:
         token = resolve_token(settings)
     try:
         setup_logging(settings.data_dir, verbose=args.verbose)
-        connection = settings.connection(token)
+        settings.connection(token)  # a missing setting is said before anything runs
 
         async def run() -> int:
             # The httpx client belongs to this loop: created and closed inside it.
-            async with IIQClient(
-                connection,
-                retry=RetryPolicy(base_delay=RETRY_BASE_DELAY),
-                transfer_api=settings.iiq.transfer_api,
-                update_asset_with_user_location=settings.iiq.update_asset_with_user_location,
-            ) as client:
-                service = TransactionService(
-                    client, station=settings.station.name, checkin=settings.checkin_policy()
-                )
+            retry = RetryPolicy(base_delay=RETRY_BASE_DELAY)
+            async with build_client(settings, token, retry=retry) as client:
+                service = build_transactions(settings, client)
                 return await verb(Session(args, settings, client, service, out))
 
         return asyncio.run(run())
@@ -577,25 +686,19 @@ async def _one_person(s: Session, text: str) -> Person:
 
 
 async def cmd_checkout(s: Session) -> int:
-    async with _sending_journal(s.settings) as journal:
+    async with _station(s) as services:
         asset = await _one_device(s, s.args.tag)
         person = await _one_person(s, s.args.to)
         prepared = await s.service.prepare_checkout(asset, person)
         check = prepared.check
         if not check.allowed:
             raise CommandError(f"{check.refusal}\nNothing was changed.")
-        if check.from_owner is not None:
-            plan = (
-                f"Transfer {asset.label} from {check.from_owner.display_name} "
-                f"to {person_line(person)}"
-            )
-        else:
-            plan = f"Give {asset.label} to {person_line(person)}"
-        _show_plan(s.out, plan, check.warnings)
+        owner = check.from_owner.display_name if check.from_owner else None
+        _show_plan(s.out, give_sentence(asset.label, person_line(person), owner), check.warnings)
         _confirm(s)
         _set_operator(s)
         change = s.service.checkout_change(prepared)
-        result = await _send(s, journal, change)
+        result = await _send(s, services, change)
     if result.change.state is ChangeState.DONE:
         s.out.say(f"{person.display_name} now has {change.asset_tag}.")
     return _finish(s, result)
@@ -605,7 +708,7 @@ async def cmd_checkout(s: Session) -> int:
 
 
 async def cmd_checkin(s: Session) -> int:
-    async with _sending_journal(s.settings) as journal:
+    async with _station(s) as services:
         asset = await _one_device(s, s.args.tag)
         condition = Condition(s.args.condition)
         returned_by = None
@@ -635,13 +738,13 @@ async def cmd_checkin(s: Session) -> int:
         )
         if status:
             details.append(f"status “{status}”")
-        if change.location_id:
+        if any(isinstance(step, LocationStep) for step in change.steps):
             details.append("location as configured")
         if change.ticket:
             details.append("a repair ticket is filed")
         _show_plan(s.out, f"{plan} ({', '.join(details)})", warnings)
         _confirm(s)
-        result = await _send(s, journal, change)
+        result = await _send(s, services, change)
     if result.change.state is ChangeState.DONE:
         who = f" from {change.from_owner_name}" if change.from_owner_name else ""
         s.out.say(f"{change.asset_tag} checked in{who}.")
@@ -685,24 +788,34 @@ def _stdin_is_tty() -> bool:
         return False
 
 
+#: Longest operator name written to the journal.
+OPERATOR_MAX = 80
+
+
 def _set_operator(s: Session) -> None:
-    operator = (getattr(s.args, "operator", None) or "").strip()
-    s.service.operator = operator or None
+    operator = clean_text(getattr(s.args, "operator", None) or "").strip()
+    s.service.operator = clean_text(operator, OPERATOR_MAX) or None
 
 
 @contextlib.asynccontextmanager
-async def _sending_journal(settings: Settings) -> AsyncIterator[AsyncJournal]:
-    """The journal, held for sending (one process at a time), with names older than the
-    retention period purged. Closed when the block ends."""
+async def _station(s: Session) -> AsyncIterator[Services]:
+    """The station's services on this session's client: the journal, held for sending (one
+    process at a time), the outbox and the change desk. Names older than the retention
+    period are purged first. Closed when the block ends."""
+    outbox = {"backoff_base_s": RETRY_BASE_DELAY}
     try:
-        journal = await AsyncJournal.open(settings.journal_path, lock=True)
+        services = await build_services(
+            s.settings, None, transactions=s.service, outbox_options=outbox
+        )
     except JournalLockedError:
         raise CommandError(JOURNAL_LOCKED + " Nothing was changed.") from None
+    except JournalError as exc:
+        raise CommandError(f"{exc} Nothing was changed.") from None
     try:
-        await _purge_expired(journal, settings)
-        yield journal
+        await _purge_expired(services.journal, s.settings)
+        yield services
     finally:
-        await journal.aclose()
+        await services.aclose()
 
 
 async def _purge_expired(journal: AsyncJournal, settings: Settings) -> None:
@@ -714,15 +827,6 @@ async def _purge_expired(journal: AsyncJournal, settings: Settings) -> None:
         log.warning("journal: personal data not purged this time (%s)", exc)
 
 
-def _outbox(s: Session, journal: AsyncJournal, apply: ApplyFunc | None = None) -> Outbox:
-    return Outbox(
-        journal,
-        apply or s.service.apply,
-        min_interval_s=s.settings.journal.min_interval_s,
-        backoff_base_s=RETRY_BASE_DELAY,
-    )
-
-
 def _send_window(settings: Settings) -> float:
     """Seconds to keep trying a pending change (see SEND_WINDOW_BASE)."""
     return (
@@ -731,40 +835,59 @@ def _send_window(settings: Settings) -> float:
     )
 
 
-async def _send(s: Session, journal: AsyncJournal, change: Change) -> ApplyResult:
-    """Record the confirmed change in the journal, then send it; while it is pending after a
-    transient failure, keep trying for a bounded time. The result's error says why it is
-    still pending or failed."""
-    results: dict[str, ApplyResult] = {}
-
-    async def apply(item: Change) -> ApplyResult:
-        result = await s.service.apply(item)
-        results[item.id] = result
-        return result
-
-    outbox = _outbox(s, journal, apply)
+async def _send(s: Session, services: Services, change: Change) -> ApplyResult:
+    """Hand the confirmed change to the desk (recorded in the journal, then sent); while
+    it is pending after a transient failure, keep trying for a bounded time. The result's
+    error says why it is still pending or failed."""
+    outbox = services.outbox
     try:
-        await outbox.submit(change)
+        outcome = await services.desk.submit(change)
     except (JournalError, sqlite3.Error, OSError) as exc:
+        if _disk_full(exc):
+            raise CommandError(DISK_FULL) from None
         raise CommandError(
-            f"The change could not be saved in the journal {journal.path} ({exc}). "
+            f"The change could not be saved in the journal {services.journal.path} ({exc}). "
             "Nothing was changed."
         ) from None
+    error = outcome.error
     if change.state is ChangeState.PENDING:
         # Older changes to the same device go first; the outbox keeps them in order.
         try:
             await outbox.drain(_send_window(s.settings))
         except Exception:  # it is saved: the outbox or the window sends it later
             log.exception("outbox: sending change %s failed unexpectedly", change.id)
+        error = outbox.last_error if change.state is ChangeState.PENDING else None
     others = outbox.counts()["pending"] - (1 if change.state is ChangeState.PENDING else 0)
     if others > 0:
         s.out.error(
             f"{others} earlier change{'s are' if others != 1 else ' is'} still waiting in the "
             "journal: see `iiq-kiosk outbox`."
         )
-    last = results.get(change.id)
-    error = last.error if last is not None else outbox.last_error
-    return ApplyResult(change, last.asset if last is not None else None, error)
+    return ApplyResult(change, outcome.asset, error)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, says the disk (or the user's quota) is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, JournalFullError):
+            return True
+        if isinstance(current, sqlite3.Error) and (
+            getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(current)
+        ):
+            return True
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_DISK_FULL_ERRNOS = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None
+)
 
 
 def _finish(s: Session, result: ApplyResult) -> int:
@@ -777,7 +900,10 @@ def _finish(s: Session, result: ApplyResult) -> int:
     if change.state is ChangeState.PENDING:
         why = change.last_error or "an earlier change to this device is still waiting."
         s.out.error(f"Not confirmed yet: {why}\n{SAVED_FOR_LATER}")
-    else:  # CONFLICT or FAILED: the message names the owners or Incident IQ's answer
+    elif change.state is ChangeState.CONFLICT:  # the message names who has it now
+        s.out.error(change.last_error or f"{change.description}: changed elsewhere.")
+        return EXIT_CONFLICT
+    else:  # FAILED: Incident IQ's answer
         s.out.error(change.last_error or f"{change.description} failed.")
     return EXIT_NETWORK if network else EXIT_API
 
@@ -805,6 +931,10 @@ def _change_json(change: Change) -> dict[str, Any]:
         "Operator": change.operator,
         "CreatedAt": change.created_at,
         "UpdatedAt": change.updated_at,
+        "StepsDone": change.steps_done,
+        "InDoubt": change.in_doubt,
+        "BatchId": change.batch_id,
+        "UndoOf": change.undo_of,
     }
 
 
@@ -820,15 +950,33 @@ def cmd_outbox(args: argparse.Namespace, out: Output) -> int:
     with _reading_journal(settings) as journal:
         pending = journal.pending() if journal else []
         attention = journal.attention() if journal else []
+        unreadable = journal.unreadable() if journal else []
     if out.json_mode:
         out.data(
             {
                 "Pending": [_change_json(c) for c in pending],
                 "Attention": [_change_json(c) for c in attention],
+                "Unreadable": [
+                    {
+                        "Id": r.id,
+                        "CreatedAt": r.created_at,
+                        "AssetTag": r.asset_tag,
+                        "Why": r.reason,
+                    }
+                    for r in unreadable
+                ],
             }
         )
         return EXIT_OK
-    if not pending and not attention:
+    if unreadable:
+        out.say(f"Unreadable journal rows, set aside ({len(unreadable)}):")
+        for row in unreadable:
+            when = _local_time(row.created_at) if row.created_at else "-"
+            out.say(f"  {row.id}  {when}  {row.asset_tag or '-'}  {row.reason}")
+        out.say("Check each device in Incident IQ by hand; the rest of the journal is fine.")
+        if pending or attention:
+            out.say()
+    if not pending and not attention and not unreadable:
         out.say("Nothing is waiting: every change in the journal was sent.")
         return EXIT_OK
     if pending:
@@ -881,10 +1029,9 @@ async def cmd_outbox_send(s: Session) -> int:
         else:
             s.out.say(f"Failed: {change.description}: {change.last_error}")
 
-    async with _sending_journal(s.settings) as journal:
-        outbox = _outbox(s, journal)
+    async with _station(s) as services:
+        outbox, journal = services.outbox, services.journal
         outbox.add_listener(on_change)
-        await outbox.load()
         waiting = outbox.counts()["pending"]
         if waiting:
             s.out.say(f"Sending {_count(waiting, 'change')}…")
@@ -1011,6 +1158,7 @@ def cmd_journal_export(args: argparse.Namespace, out: Output) -> int:
 
 
 def _write_csv(target: str, rows: list[dict[str, Any]], out: Output) -> None:
+    rows = [_clean_json(row) for row in rows]  # names and notes, as on the screen
     if target == "-":
         write_csv(out.stdout, rows)
         return
@@ -1143,6 +1291,12 @@ async def cmd_token_check(s: Session) -> int:
 # --- sim ------------------------------------------------------------------------------------
 
 
+#: "Address in use" on POSIX and as Windows sockets say it.
+_ADDRESS_IN_USE = frozenset(
+    code for code in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", None)) if code is not None
+)
+
+
 def cmd_sim(args: argparse.Namespace, out: Output) -> int:
     from kiosk.simulator import serve_forever
 
@@ -1151,6 +1305,18 @@ def cmd_sim(args: argparse.Namespace, out: Output) -> int:
         serve_forever(host=args.host, port=args.port, seed=args.seed, latency_ms=args.latency_ms)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    except BrokenPipeError:
+        raise  # its output went into a closed pipe: main() ends quietly
+    except OSError as exc:
+        where = f"{args.host}:{args.port}"
+        if exc.errno in _ADDRESS_IN_USE:
+            raise CommandError(
+                f"Port {args.port} is in use on {args.host} (another simulator, or another "
+                "program): choose another with --port, or --port 0 for any free one."
+            ) from None
+        raise CommandError(
+            f"The simulator cannot listen on {where}: {exc.strerror or exc}."
+        ) from None
     except KeyboardInterrupt:  # serve_forever handles it; this is a Ctrl+C during start-up
         pass
     return EXIT_OK
