@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from kiosk.core.changes import Change
+from kiosk.core.changes import Change, ChangeKind
 from kiosk.core.desk import ChangeDesk
 from kiosk.core.outbox import Outbox
 from kiosk.core.transactions import TransactionService
@@ -238,7 +238,8 @@ class KioskShell(QObject):
 
     def record(self, change: Change) -> None:
         self.session_count += 1
-        self.session_ids.append(change.id)
+        if change.kind is not ChangeKind.UNDO:  # the next Ctrl+Z goes to the change before
+            self.session_ids.append(change.id)
         self.window.status.count.setText(f"This session: {self.session_count}")
         self.window.add_session_entry(change.id, change.description, change.state.value)
 
@@ -252,6 +253,10 @@ class KioskShell(QObject):
             return
         if not self.session_ids:
             self.screens.toast("Nothing to undo in this session.", "warning")
+            return
+        if self.runner.work.running or self.runner.queued.running:
+            # Undo never cancels a step half done (a lookup, a send being shown).
+            self.screens.toast("Wait until this step is finished, then press Ctrl+Z.", "warning")
             return
         self.runner.start(self._undo(self.session_ids[-1]))
 
@@ -269,7 +274,7 @@ class KioskShell(QObject):
             )
             if not await self.screens.ask(dialog):
                 self.screens.toast("Nothing was undone.")
-                self.flow.activate()
+                self._refocus()  # the screen stays as it was: the step in progress goes on
                 return
             self.runner.busy(True)
             if plan.change is not None:
@@ -354,6 +359,14 @@ class KioskShell(QObject):
         if isinstance(exc, NetworkError):
             self.set_online(False)
         self.screens.result(feedback.for_exception(exc, doing=doing))
+
+    def _refocus(self) -> None:
+        """Focus back where the next key is expected on the screen shown now."""
+        field = self.window.current_input()
+        if field is not None:
+            field.setFocus()
+        elif self.screens.page == "result":
+            self.window.result.setFocus()
 
     def _on_notice_action(self) -> None:
         if self._notice_action is not None:

@@ -151,6 +151,10 @@ class Flow(ABC):
         """Enter (or OK) on the result screen."""
         self.show_ready()
 
+    def on_pick_cancelled(self) -> None:
+        """Esc in the picker of several devices with one tag."""
+        self.show_ready()
+
     # --- shared steps ----------------------------------------------------------------
 
     def show(self, shown: Feedback) -> None:
@@ -185,7 +189,7 @@ class Flow(ABC):
             )
             picked = dialog.chosen() if await self.screens.ask(dialog) else None
             if picked is None:
-                self.show_ready()
+                self.on_pick_cancelled()
                 return None
             asset = picked
         return asset, found.seen_at

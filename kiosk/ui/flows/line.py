@@ -56,6 +56,9 @@ class LineFlow(Flow):
         else:
             self.show_ready()
 
+    def on_pick_cancelled(self) -> None:
+        self.on_acknowledge()  # the student stays: scan another device for them
+
     async def _student(self, person: Person) -> None:
         name = shown(person.display_name)
         if not person.can_own_devices:
