@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk_helpers import (
+    CHARGER_TAG,
+    WITH_CHARGER,
+    add_charger,
     mutations,
     owner_id,
     press,
@@ -252,3 +255,41 @@ def test_escape_in_the_device_picker_keeps_the_student(
     assert k.controller.flows["line"].person is not None
     assert k.window.stack.currentWidget() is k.window.panel
     assert k.window.panel.heading.text() == "Ana Ruiz, grade 07, ID 204518"
+
+
+def test_the_line_asks_for_the_charger_and_gives_both(
+    qtbot: QtBot, build: Callable[..., Any], sim: Simulator
+) -> None:
+    add_charger(sim)
+    k = build(settings=WITH_CHARGER | {"station": {"default_mode": "line"}})
+    scan(qtbot, DEMO.student_id)
+    qtbot.waitUntil(lambda: k.window.stack.currentWidget() is k.window.panel)
+    scan(qtbot, DEMO.free_tag)
+    qtbot.waitUntil(lambda: "Scan its charger" in k.window.panel.marker.text())
+    assert k.controller.dialog is None and mutations(sim) == []
+    scan(qtbot, CHARGER_TAG)
+    dialog = wait_dialog(qtbot, k, ConfirmTransferDialog)
+    assert CHARGER_TAG in dialog.sentence.text()
+    wait_armed(qtbot, dialog)
+    press(qtbot, Qt.Key.Key_Return)
+    wait_result(qtbot, k, f"Ana Ruiz now has {DEMO.free_tag} and {CHARGER_TAG}")
+    assert owner_id(sim, DEMO.free_tag) == DEMO.student_user_id
+    assert owner_id(sim, CHARGER_TAG) == DEMO.student_user_id
+
+
+def test_enter_with_nothing_at_the_line_charger_step_gives_the_device_alone(
+    qtbot: QtBot, build: Callable[..., Any], sim: Simulator
+) -> None:
+    add_charger(sim)
+    k = build(settings=WITH_CHARGER | {"station": {"default_mode": "line"}})
+    scan(qtbot, DEMO.student_id)
+    qtbot.waitUntil(lambda: k.window.stack.currentWidget() is k.window.panel)
+    scan(qtbot, DEMO.free_tag)
+    qtbot.waitUntil(lambda: "Scan its charger" in k.window.panel.marker.text())
+    press(qtbot, Qt.Key.Key_Return)
+    dialog = wait_dialog(qtbot, k, ConfirmTransferDialog)
+    assert CHARGER_TAG not in dialog.sentence.text()
+    wait_armed(qtbot, dialog)
+    press(qtbot, Qt.Key.Key_Return)
+    wait_result(qtbot, k, f"Ana Ruiz now has {DEMO.free_tag}")
+    assert owner_id(sim, CHARGER_TAG) is None

@@ -8,12 +8,14 @@ never forced), a change still waiting to be sent is withdrawn and never sent.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
 from kiosk_helpers import (
+    CHARGER_TAG,
+    WITH_CHARGER,
+    add_charger,
     focused,
     gone,
     mutations,
@@ -275,34 +277,6 @@ def test_ctrl_z_after_the_station_went_idle_has_nothing_to_undo(
 
 
 # --- check-out (F1) with a charger, and its undo -----------------------------------------
-
-CHARGER_TAG = "CHG-000001"
-WITH_CHARGER = {"accessories": [{"model": "Chromebook 3110", "tag_pattern": "^CHG-"}]}
-
-
-def add_charger(sim: Simulator, tag: str = CHARGER_TAG) -> str:
-    """A free charger tagged `tag` (a copy of a free power adapter); its asset id."""
-    with sim.state.lock:
-        if sim.state.asset_by_tag(tag):
-            (existing,) = sim.state.asset_by_tag(tag)
-            return str(existing["AssetId"])
-        available = next(
-            key for key, s in sim.state.status_types.items() if s["Name"] == "Available"
-        )
-        model = next(
-            a
-            for a in sim.state.assets.values()
-            if "Power Adapter" in (a["Name"] or "")
-            and a["OwnerId"] is None
-            and not a["IsDeleted"]
-            and a["StatusTypeId"] == available
-        )
-        asset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"test-charger:{tag}"))
-        sim.state.assets[asset_id] = dict(
-            model, AssetId=asset_id, AssetTag=tag, SerialNumber=f"SN{tag.replace('-', '')}"
-        )
-        assert [a["AssetId"] for a in sim.state.asset_by_tag(tag)] == [asset_id]
-        return asset_id
 
 
 def test_check_out_with_its_charger(

@@ -8,11 +8,13 @@ dismiss it. A refused device keeps the student: scan another device for them, or
 from __future__ import annotations
 
 from kiosk.core.rules import person_line
+from kiosk.core.transactions import PreparedCheckout
 from kiosk.iiq.errors import NetworkError
-from kiosk.iiq.models import Person
+from kiosk.iiq.models import Asset, Person
 from kiosk.ui import feedback
 from kiosk.ui.dialogs import ConfirmTransferDialog
 from kiosk.ui.flows.base import Flow, FlowContext
+from kiosk.ui.flows.checkout import CHARGER_PLACEHOLDER, CHARGER_PROMPT
 from kiosk.ui.flows.people import PersonFinder
 from kiosk.ui.views import person_text, shown
 
@@ -23,11 +25,14 @@ class LineFlow(Flow):
     def __init__(self, ctx: FlowContext) -> None:
         super().__init__(ctx)
         self.person: Person | None = None
+        #: The device waiting for its charger's scan ([[accessories]]).
+        self._charger_for: PreparedCheckout | None = None
         self.people = PersonFinder(ctx, self._student, list_on_card=False)
 
     def reset(self) -> None:
         self.people.stop()
         self.person = None
+        self._charger_for = None
 
     def show_ready(self) -> None:
         self.reset()
@@ -40,6 +45,8 @@ class LineFlow(Flow):
     def on_scan(self, text: str) -> None:
         if self.person is None:
             self.people.find(text)
+        elif self._charger_for is not None:
+            self.runner.start(self._charger(text))
         elif self.device_tag_ok(text):
             self.runner.start(self._device(text))
 
@@ -47,6 +54,9 @@ class LineFlow(Flow):
         if self.person is None:
             if raw.strip():
                 self.people.find(raw.strip())
+        elif self._charger_for is not None and not raw.strip():
+            prepared, self._charger_for = self._charger_for, None
+            self.runner.start(self._confirm(prepared, None))  # no charger comes with it
         else:
             super().on_entry(raw)
 
@@ -110,13 +120,45 @@ class LineFlow(Flow):
                     )
                 )
                 return
+            if self.ctx.options.accessory_for(prepared.asset) is not None:
+                self._charger_for = prepared
+                self.screens.panel_marker(f"{CHARGER_PROMPT}. {CHARGER_PLACEHOLDER}.")
+                self.screens.panel_focus()
+                return
+            await self._confirm(prepared, None)
+
+    async def _charger(self, text: str) -> None:
+        prepared = self._charger_for
+        rule = self.ctx.options.accessory_for(prepared.asset) if prepared else None
+        if prepared is None or rule is None:
+            return
+        if not rule.matches_tag(text):
+            self.screens.toast(
+                f"“{shown(text)}” is not a charger tag. Scan the charger, or press Enter with "
+                "nothing for no charger.",
+                "warning",
+            )
+            return
+        with self.runner.working("looking up the charger"):
+            found = await self.ctx.service.find_device(text)
+            if len(found.assets) != 1:
+                self.screens.toast(f"No single charger has the tag “{shown(text)}”.", "warning")
+                return
+            self._charger_for = None
+            await self._confirm(prepared, found.assets[0])
+
+    async def _confirm(self, prepared: PreparedCheckout, charger: Asset | None) -> None:
+        person = prepared.person
+        self.screens.panel_marker("")
+        with self.runner.working("giving the device"):
             self.runner.busy(False)
             dialog = ConfirmTransferDialog(
                 self.screens.window,
                 prepared.asset,
                 person,
                 prepared.check,
-                held_count=len([a for a in prepared.held if a.asset_id != asset.asset_id]),
+                held_count=len([a for a in prepared.held if a.asset_id != prepared.asset.asset_id]),
+                accessory=charger,
                 guard_ms=self.ctx.options.guard_ms,
             )
             if not await self.screens.ask(dialog):
@@ -124,14 +166,14 @@ class LineFlow(Flow):
                 self.screens.panel_focus()
                 return
             self.runner.busy(True)
-            change = self.ctx.service.checkout_change(prepared)
+            change = self.ctx.service.checkout_change(prepared, accessory=charger)
             self.person = None  # the next scan is the next student's ID card
             outcome = await self.submit(change)
-            done = feedback.success(
-                f"{shown(person.display_name)} now has {change.asset_tag}",
-                shown(person_line(person), 120),
-            )
+            given = " and ".join([change.asset_tag, *change.accessory_tags])
             done = feedback.Feedback(
-                done.kind, done.title, done.message, "Scan the next student's ID card."
+                "success",
+                f"{shown(person.display_name)} now has {given}",
+                shown(person_line(person), 120),
+                "Scan the next student's ID card.",
             )
             self.show(feedback.for_outcome(outcome, done))
