@@ -90,14 +90,26 @@ class ChangeDesk:
         """Record `change`, send it, and wait at most `wait_s` (None: until it settles).
         Raises (JournalError and the like) only when it could not be recorded: then
         nothing was sent."""
-        task = asyncio.ensure_future(self.outbox.submit(change))
+        saved = asyncio.Event()
+        task = asyncio.ensure_future(self.outbox.submit(change, recorded=saved.set))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
         if wait_s is None:
             result = await task
         else:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_s
+            # The record is waited for however long the disk takes: "still sending" must
+            # mean "saved", and a change that could not be saved must raise here.
+            waiter = asyncio.ensure_future(saved.wait())
             try:
-                result = await asyncio.wait_for(asyncio.shield(task), wait_s)
+                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            try:
+                result = await asyncio.wait_for(
+                    asyncio.shield(task), max(0.0, deadline - loop.time())
+                )
             except TimeoutError:
                 # Nobody awaits it any more: what becomes of it is logged, not lost.
                 task.add_done_callback(self._finished_unseen)

@@ -145,15 +145,20 @@ class Outbox:
                 log.info("outbox: %d changes pending from an earlier run", len(self._pending))
                 self._wake.set()
 
-    async def submit(self, change: Change) -> ApplyResult:
+    async def submit(
+        self, change: Change, *, recorded: Callable[[], None] | None = None
+    ) -> ApplyResult:
         """Record a confirmed change, then try it at once unless an older change to the same
         device is still waiting (or Incident IQ asked us to wait). A result in state PENDING
         means "saved, will be sent". Raises when it cannot be recorded: then nothing was
-        sent and the operator must be told it was not saved."""
+        sent and the operator must be told it was not saved. `recorded()` is called once
+        the change is on disk, before it is tried."""
         if change.state is not ChangeState.PENDING:
             raise ValueError(f"change {change.id} is {change.state.value}, not pending")
         await self.load()
         await self._journal.record(change)
+        if recorded is not None:
+            recorded()
         self._pending[change.id] = change
         self._empty.clear()
         self._notify(change)
@@ -192,8 +197,8 @@ class Outbox:
 
     async def withdraw(self, change_id: str) -> Change | None:
         """Take a pending change back before it is sent (undo). None when it cannot be: it
-        is being tried, or an earlier try may have reached Incident IQ, or it is not
-        pending."""
+        is being tried, a step of it is done, an earlier try may have reached Incident IQ
+        (in doubt), or it is not pending."""
         change = self._pending.get(change_id)
         if change is None or change_id in self._trying or change.in_doubt:
             return None
