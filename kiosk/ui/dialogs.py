@@ -8,6 +8,8 @@ Open them with `open()` and listen to `finished`; never `exec()` (it would nest 
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -27,6 +29,7 @@ from kiosk.iiq.models import Asset, Person
 from kiosk.ui.views import label, person_text, shown, wrapping_list
 
 GUARD_MS = 500
+T = TypeVar("T")
 
 
 class GuardedDialog(QDialog):
@@ -172,28 +175,27 @@ class ConfirmTransferDialog(GuardedDialog):
         self.setMinimumWidth(720)
 
 
-class DevicePickerDialog(GuardedDialog):
-    """Several devices share the scanned tag: show them all, let the operator pick one."""
+class PickerDialog(GuardedDialog, Generic[T]):
+    """A question and a list to pick one row from: arrow keys and Enter (or touch), Esc
+    cancels. `chosen()` is the picked item."""
 
     def __init__(
-        self, parent: QWidget | None, query: str, assets: list[Asset], *, guard_ms: int = GUARD_MS
+        self,
+        parent: QWidget | None,
+        question: str,
+        items: list[T],
+        rows: list[str],
+        *,
+        title: str,
+        guard_ms: int = GUARD_MS,
     ) -> None:
         super().__init__(parent, guard_ms)
         self.setObjectName("pickerDialog")
-        self.setWindowTitle("Several devices")
-        self.assets = assets
-        self.title = label(
-            f"{len(assets)} devices have the tag or serial “{shown(query)}”. Which one is it?",
-            "confirmSentence",
-        )
+        self.setWindowTitle(title)
+        self.items = items
+        self.title = label(question, "confirmSentence")
         self.list = wrapping_list("results")
-        for asset in assets:
-            text = (
-                f"{shown(asset.asset_tag)}  ·  {shown(asset.model_name) or 'unknown model'}\n"
-                f"serial {shown(asset.serial_number) or 'none'}  ·  "
-                f"{shown(asset.status_name) or 'no status'}"
-                f"  ·  with {shown(asset.owner_name) or 'nobody'}"
-            )
+        for text in rows:
             self.list.addItem(QListWidgetItem(text))
         self.list.setCurrentRow(0)
         self.list.itemActivated.connect(lambda _item: self.on_enter())
@@ -223,12 +225,32 @@ class DevicePickerDialog(GuardedDialog):
         if self.armed and self.list.currentRow() >= 0:
             self.accept()
 
-    def chosen(self) -> Asset | None:
+    def chosen(self) -> T | None:
         row = self.list.currentRow()
-        return self.assets[row] if 0 <= row < len(self.assets) else None
+        return self.items[row] if 0 <= row < len(self.items) else None
 
 
-class PersonPickerDialog(GuardedDialog):
+class DevicePickerDialog(PickerDialog[Asset]):
+    """Several devices share the scanned tag: show them all, let the operator pick one."""
+
+    def __init__(
+        self, parent: QWidget | None, query: str, assets: list[Asset], *, guard_ms: int = GUARD_MS
+    ) -> None:
+        rows = [
+            f"{shown(asset.asset_tag)}  ·  {shown(asset.model_name) or 'unknown model'}\n"
+            f"serial {shown(asset.serial_number) or 'none'}  ·  "
+            f"{shown(asset.status_name) or 'no status'}"
+            f"  ·  with {shown(asset.owner_name) or 'nobody'}"
+            for asset in assets
+        ]
+        question = (
+            f"{len(assets)} devices have the tag or serial “{shown(query)}”. Which one is it?"
+        )
+        super().__init__(parent, question, assets, rows, title="Several devices", guard_ms=guard_ms)
+        self.assets = assets
+
+
+class PersonPickerDialog(PickerDialog[Person]):
     """Several people fit what was typed, on a screen with no list: pick one."""
 
     def __init__(
@@ -239,42 +261,10 @@ class PersonPickerDialog(GuardedDialog):
         *,
         guard_ms: int = GUARD_MS,
     ) -> None:
-        super().__init__(parent, guard_ms)
-        self.setObjectName("pickerDialog")
-        self.setWindowTitle("Several people")
+        question = f"{len(people)} people fit “{shown(query)}”. Who is it?"
+        rows = [person_text(person) for person in people]
+        super().__init__(parent, question, people, rows, title="Several people", guard_ms=guard_ms)
         self.people = people
-        self.title = label(
-            f"{len(people)} people fit “{shown(query)}”. Who is it?", "confirmSentence"
-        )
-        self.list = wrapping_list("results")
-        for person in people:
-            self.list.addItem(QListWidgetItem(person_text(person)))
-        self.list.setCurrentRow(0)
-        self.pick_button = self._big_button("Pick (Enter)", "primary")
-        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
-        self.pick_button.clicked.connect(self.on_enter)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.pick_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
-        self.setMinimumSize(720, 420)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        if self.armed and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-            step = -1 if event.key() == Qt.Key.Key_Up else 1
-            row = max(0, min(self.list.count() - 1, self.list.currentRow() + step))
-            self.list.setCurrentRow(row)
-            return
-        super().keyPressEvent(event)
-
-    def chosen(self) -> Person | None:
-        row = self.list.currentRow()
-        return self.people[row] if 0 <= row < len(self.people) else None
 
 
 class QuestionDialog(GuardedDialog):

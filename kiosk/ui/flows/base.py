@@ -27,6 +27,7 @@ from kiosk.ui.dialogs import GUARD_MS, DevicePickerDialog
 from kiosk.ui.feedback import Feedback
 from kiosk.ui.runner import Runner
 from kiosk.ui.screens import Screens
+from kiosk.ui.views import shown
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,22 @@ class Flow(ABC):
                 return None
             asset = picked
         return asset, found.seen_at
+
+    async def find_charger(self, rule: AccessoryRule, text: str) -> Asset | None:
+        """The charger a scan names, or None with a toast that says what to do (scan it
+        again, or Enter with nothing to go on without it). Run inside `runner.working`."""
+        found = await self.ctx.service.find_device(text) if rule.matches_tag(text) else None
+        if found is not None and len(found.assets) == 1:
+            return found.assets[0]
+        if found is None:
+            problem = f"“{shown(text)}” is not a charger tag."
+        else:
+            what = "No" if not found.assets else "More than one"
+            problem = f"{what} charger has the tag “{shown(text)}”."
+        self.screens.toast(
+            f"{problem} Scan the charger, or press Enter with nothing for no charger.", "warning"
+        )
+        return None
 
     async def submit(self, change: Change) -> Outcome:
         """Hand a confirmed change to the desk and put it in the session list. The screen

@@ -174,19 +174,10 @@ class CheckinFlow(Flow):
         if self._charger_for is None:
             return
         asset, rule = self._charger_for
-        if not rule.matches_tag(text):
-            self.screens.toast(
-                f"“{shown(text)}” is not a charger tag. Scan the charger, or press "
-                f"Enter with nothing if it did not come back.",
-                "warning",
-            )
-            return
         with self.runner.working("looking up the charger"):
-            found = await self.ctx.service.find_device(text)
-            if len(found.assets) != 1:
-                self.screens.toast(f"No single charger has the tag “{shown(text)}”.", "warning")
-                return
-            await self._confirm(asset, rule, found.assets[0])
+            charger = await self.find_charger(rule, text)
+            if charger is not None:
+                await self._confirm(asset, rule, charger)
 
     async def _confirm(
         self, asset: Asset, rule: AccessoryRule | None, charger: Asset | None

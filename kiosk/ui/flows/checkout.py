@@ -115,25 +115,11 @@ class CheckoutFlow(Flow):
         rule = self._rule
         if rule is None:
             return
-        if not rule.matches_tag(text):
-            self.screens.toast(
-                f"“{shown(text)}” is not a charger tag. Scan the charger, or press "
-                f"Enter with nothing for no charger.",
-                "warning",
-            )
-            return
         with self.runner.working("looking up the charger"):
-            found = await self.ctx.service.find_device(text)
-            if len(found.assets) != 1:
-                what = "No" if not found.assets else "More than one"
-                self.screens.toast(
-                    f"{what} charger has the tag “{shown(text)}”. Scan it again, or "
-                    "press Enter with nothing to go on without it.",
-                    "warning",
-                )
-                return
-            self.accessory = found.assets[0]
-            self._person_step()
+            charger = await self.find_charger(rule, text)
+            if charger is not None:
+                self.accessory = charger
+                self._person_step()
 
     def _person_step(self) -> None:
         self._rule = None

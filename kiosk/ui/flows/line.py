@@ -132,20 +132,11 @@ class LineFlow(Flow):
         rule = self.ctx.options.accessory_for(prepared.asset) if prepared else None
         if prepared is None or rule is None:
             return
-        if not rule.matches_tag(text):
-            self.screens.toast(
-                f"“{shown(text)}” is not a charger tag. Scan the charger, or press Enter with "
-                "nothing for no charger.",
-                "warning",
-            )
-            return
         with self.runner.working("looking up the charger"):
-            found = await self.ctx.service.find_device(text)
-            if len(found.assets) != 1:
-                self.screens.toast(f"No single charger has the tag “{shown(text)}”.", "warning")
-                return
-            self._charger_for = None
-            await self._confirm(prepared, found.assets[0])
+            charger = await self.find_charger(rule, text)
+            if charger is not None:
+                self._charger_for = None
+                await self._confirm(prepared, charger)
 
     async def _confirm(self, prepared: PreparedCheckout, charger: Asset | None) -> None:
         person = prepared.person
