@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark scripts (percentiles, printing)."""
+"""Small helpers shared by the benchmark scripts (percentiles, printing, the verdict)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,33 @@ def ms(seconds: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
+
+
+class Targets:
+    """The targets of one script: `check` each, then `finish` prints the verdict line that
+    ends the output ("target met" or "MISSED: ...") and gives the exit status (1 if any
+    target was missed)."""
+
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+        self.missed: list[str] = []
+
+    def check(self, ok: bool, what: str) -> bool:
+        """Note one target; `what` says it with its figure ("max gap 18.7 ms > 16 ms")."""
+        self.checked.append(what)
+        if not ok:
+            self.missed.append(what)
+        return ok
+
+    def finish(self) -> int:
+        if not self.checked:
+            print("MISSED: no target was checked (the run did not get that far)")
+            return 1
+        if self.missed:
+            print("MISSED: " + "; ".join(self.missed))
+            return 1
+        print("target met: " + "; ".join(self.checked))
+        return 0
 
 
 class ExternalSimulator:

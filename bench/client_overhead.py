@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from _common import median, ms, percentile, verdict
+from _common import Targets, median, ms, percentile, verdict
 
 from kiosk import __version__
 from kiosk.iiq.client import Connection, IIQClient
@@ -36,7 +36,7 @@ async def timed(call: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - started
 
 
-async def run(n: int, seed: int) -> bool:
+async def run(n: int, seed: int) -> Targets:
     rng = random.Random(seed)
     with Simulator(latency_ms=0) as sim:
         client = IIQClient(Connection(site_url=sim.url, site_id=sim.site_id, token=sim.token))
@@ -87,7 +87,9 @@ async def run(n: int, seed: int) -> bool:
     )
     ok = ratio <= TARGET_RATIO
     print(f"target median ratio <= {TARGET_RATIO:.2f}: {verdict(ok)}")
-    return ok
+    targets = Targets()
+    targets.check(ok, f"client/raw median ratio {ratio:.3f} (<= {TARGET_RATIO:.2f})")
+    return targets
 
 
 def main() -> int:
@@ -95,8 +97,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.seed))
-    return 0
+    return asyncio.run(run(args.n, args.seed)).finish()
 
 
 if __name__ == "__main__":

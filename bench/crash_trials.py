@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 
+from _common import Targets
 from crash_worker import STAGES, Trial, run_trial
 
 from kiosk.simulator import Simulator
@@ -71,7 +72,18 @@ def main() -> int:
     print("figures:")
     for name, value in rows:
         print(f"  {name:<34} {value:>5}")
-    return 0 if all(t.ok for t in trials) else 1
+    targets = Targets()
+    lost = sum(len(t.lost) for t in trials)
+    doubled = sum(len(t.doubled) for t in trials)
+    not_done = sum(len(t.not_done) for t in trials)
+    wrong = sum(len(t.wrong_state) for t in trials)
+    targets.check(lost == 0, f"lost {lost} (0)")
+    targets.check(doubled == 0, f"applied twice {doubled} (0)")
+    targets.check(not_done == 0, f"not done after restart {not_done} (0)")
+    targets.check(wrong == 0, f"wrong final owner {wrong} (0)")
+    failed = sum(not t.ok for t in trials)
+    targets.check(failed == 0, f"{failed} of {len(trials)} trials failed (0)")
+    return targets.finish()
 
 
 if __name__ == "__main__":

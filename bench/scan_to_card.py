@@ -23,7 +23,7 @@ import sys
 import time
 
 import httpx
-from _common import median, ms, percentile, verdict
+from _common import Targets, median, ms, percentile, verdict
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtTest import QTest
 
@@ -90,13 +90,13 @@ async def one_raw(raw: httpx.AsyncClient, tag: str) -> float:
     return elapsed
 
 
-async def measure(sim: Simulator, n: int, seed: int) -> bool:
+async def measure(sim: Simulator, n: int, seed: int) -> Targets:
     kiosk = await open_kiosk(sim, size=(1280, 800))
     watch = PaintWatch(kiosk)
     headers = sim.auth_headers() | {"User-Agent": f"iiq-kiosk/{__version__}"}
     raw = httpx.AsyncClient(base_url=kiosk.client.base_url, headers=headers)
     rng = random.Random(seed)
-    ok = True
+    targets = Targets()
     try:
         tags = unique_tags(sim, 2 * (n + 10), seed)
         for latency in (0, 50):
@@ -129,11 +129,14 @@ async def measure(sim: Simulator, n: int, seed: int) -> bool:
                 f"  overhead            p50 {ms(median(card) - median(http))}"
                 f"  p95 {ms(over95)}   target p95 <= 10 ms: {verdict(over95 <= TARGET_OVERHEAD_S)}"
             )
-            ok = ok and over95 <= TARGET_OVERHEAD_S
+            targets.check(
+                over95 <= TARGET_OVERHEAD_S,
+                f"{latency} ms latency: p95 overhead {over95 * 1000:.1f} ms (<= 10 ms)",
+            )
     finally:
         await raw.aclose()
         await kiosk.aclose()
-    return ok
+    return targets
 
 
 def main() -> int:
@@ -142,8 +145,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with Simulator() as sim:
-        run_qt(lambda: measure(sim, args.n, args.seed))
-    return 0
+        targets = run_qt(lambda: measure(sim, args.n, args.seed))
+    return targets.finish()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import random
 import socket
@@ -35,11 +36,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import Targets
+
 from kiosk.core.changes import Change, ChangeKind, ChangeService, ChangeState
 from kiosk.core.journal import AsyncJournal, Journal
 from kiosk.core.outbox import Outbox
 from kiosk.iiq.client import Connection, IIQClient, RetryPolicy
 from kiosk.simulator import DEMO, RecordedRequest, Simulator, owner_changes
+
+try:
+    from kiosk.core.changes import owner_change as planned_owner_change
+except ImportError:  # a kiosk whose changes carry no plan of steps
+    planned_owner_change = None
 
 RETRY = RetryPolicy(base_delay=0.05, max_delay=2.0)
 
@@ -72,6 +80,29 @@ async def close_station(station: Station) -> None:
     await station.journal.aclose()
 
 
+def owner_change(
+    asset_id: str, tag: str, from_owner: str | None, to_owner: str | None, *, station: str
+) -> Change:
+    """A check-out/transfer (`to_owner` set) or a plain check-in. A newer `Change` carries
+    its plan of steps (`kiosk.core.changes.owner_change` builds it); an older one is the
+    bare record."""
+    if planned_owner_change is not None:
+        return planned_owner_change(asset_id, tag, from_owner, to_owner, station=station)
+    kind = ChangeKind.CHECKOUT if to_owner else ChangeKind.CHECKIN
+    return Change(kind, asset_id, tag, from_owner, to_owner, station=station)
+
+
+def outbox_options(**options: float) -> dict[str, float]:
+    """Outbox options under the names this version of `Outbox` takes: the wait after an
+    ambiguous failure is `settle_s` (older) or `verify_after_s` (newer, counted from the
+    start of the try)."""
+    accepted = inspect.signature(Outbox).parameters
+    wait = options.pop("settle_s", None)
+    if wait is not None:
+        options["verify_after_s" if "verify_after_s" in accepted else "settle_s"] = wait
+    return options
+
+
 def free_devices(sim: Simulator) -> list[str]:
     demo = {DEMO.free_asset_id}
     return sorted(
@@ -100,12 +131,12 @@ def plan_station(
         length = min(rng.choice((1, 2, 3)), n_changes - total)
         tag = sim.state.assets[asset_id]["AssetTag"]
         a, b = rng.sample(users, 2)
-        chain = [Change(ChangeKind.CHECKOUT, asset_id, tag, None, a, station=station.name)]
+        chain = [owner_change(asset_id, tag, None, a, station=station.name)]
         if length == 3:
-            chain.append(Change(ChangeKind.CHECKOUT, asset_id, tag, a, b, station=station.name))
+            chain.append(owner_change(asset_id, tag, a, b, station=station.name))
         if length >= 2:
             last = chain[-1].to_owner_id
-            chain.append(Change(ChangeKind.CHECKIN, asset_id, tag, last, station=station.name))
+            chain.append(owner_change(asset_id, tag, last, None, station=station.name))
         else:
             singles.append(chain[0])
         chains.append(chain)
@@ -213,12 +244,12 @@ def fault_mix(requests: list[RecordedRequest]) -> Counter[str]:
 async def part_one(args: argparse.Namespace, workdir: Path) -> tuple[Check, dict[str, Any]]:
     rng = random.Random(args.seed)
     each = args.fault_rate / 4
-    outbox_kw = {
-        "min_interval_s": args.min_interval,
-        "backoff_base_s": 0.25,
-        "backoff_max_s": 5.0,
-        "settle_s": 2.0,
-    }
+    outbox_kw = outbox_options(
+        min_interval_s=args.min_interval,
+        backoff_base_s=0.25,
+        backoff_max_s=5.0,
+        settle_s=2.0,
+    )
     with Simulator(seed=2026, latency_ms=5) as sim:
         devices = free_devices(sim)
         users = sorted(sim.state.users)
@@ -297,13 +328,8 @@ async def part_two(args: argparse.Namespace, workdir: Path) -> tuple[Check, dict
         users = sorted(sim.state.users)
         rng = random.Random(args.seed + 1)
         station.plan = [
-            Change(
-                ChangeKind.CHECKOUT,
-                d,
-                sim.state.assets[d]["AssetTag"],
-                None,
-                rng.choice(users),
-                station="LIBRARY",
+            owner_change(
+                d, sim.state.assets[d]["AssetTag"], None, rng.choice(users), station="LIBRARY"
             )
             for d in devices
         ]
@@ -410,18 +436,21 @@ def main() -> int:
         f"{args.min_interval:g} s, backoff max {args.offline_backoff_max:g} s)"
     )
     print(f"total {total:.0f} s (both parts run side by side)")
-    ok = all(
-        (
-            r.lost == 0
-            and r.applied_twice == 0
-            and r.applied_missing == 0
-            and r.wrong_final == 0
-            and r.failed == 0
-            and r.conflicts_matched
+    targets = Targets()
+    for part, r in (("soak", one), ("offline", two)):
+        targets.check(r.lost == 0, f"{part}: lost {r.lost} (0)")
+        targets.check(r.applied_twice == 0, f"{part}: applied twice {r.applied_twice} (0)")
+        targets.check(
+            r.applied_missing == 0, f"{part}: done but never applied {r.applied_missing} (0)"
         )
-        for r in (one, two)
-    )
-    return 0 if ok else 1
+        targets.check(r.wrong_final == 0, f"{part}: final state wrong for {r.wrong_final} (0)")
+        targets.check(r.failed == 0, f"{part}: failed {r.failed} (0)")
+        targets.check(
+            r.conflicts_matched,
+            f"{part}: conflicts reported {r.conflicts} "
+            f"{'=' if r.conflicts_matched else '!='} the {r.conflicts_made} made",
+        )
+    return targets.finish()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ExternalSimulator, median, verdict
+from _common import ExternalSimulator, Targets, median, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 2.0
@@ -132,11 +132,14 @@ def main() -> int:
     ratio = median(times["district"]) / bare
     ok = ratio <= TARGET_RATIO
     print(f"  ratio district kiosk/bare {ratio:.2f}   target <= {TARGET_RATIO:.0f}x: {verdict(ok)}")
+    targets = Targets()
+    targets.check(ok, f"district kiosk/bare window {ratio:.2f}x (<= {TARGET_RATIO:.0f}x)")
     if peaks["district"]:
         top = max(peaks["district"] + peaks["demo"])
         rss_ok = top <= TARGET_RSS_MB
         print(f"  kiosk peak RSS {top:.0f} MB, target <= {TARGET_RSS_MB:.0f} MB: {verdict(rss_ok)}")
-    return 0
+        targets.check(rss_ok, f"kiosk peak RSS {top:.0f} MB (<= {TARGET_RSS_MB:.0f} MB)")
+    return targets.finish()
 
 
 if __name__ == "__main__":
