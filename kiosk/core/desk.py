@@ -216,12 +216,7 @@ def _undo_question(original: Change, steps: list[Step]) -> str:
     parts: list[str] = []
     for step in steps:
         if isinstance(step, OwnerStep):
-            name = (
-                original.from_owner_name or "the person who had it"
-                if step.to_owner_id
-                else "nobody"
-            )
-            parts.append(f"give {step.asset_tag} back to {name}")
+            parts.append(_owner_back(original, step))
         elif isinstance(step, StatusStep):
             parts.append(f"set it {step.status_name or 'to its earlier status'} again")
         elif isinstance(step, LocationStep):
@@ -231,6 +226,18 @@ def _undo_question(original: Change, steps: list[Step]) -> str:
         number = original.ticket_number
         text += f" (the repair ticket{f' #{number}' if number else ''} stays open)"
     return text[:1].upper() + text[1:] + "?"
+
+
+def _owner_back(original: Change, step: OwnerStep) -> str:
+    """ "give CB-004512 back to nobody (take it from Ana Ruiz)", or back to the person who
+    had it; a charger is named by its own previous owner, never the device's."""
+    if step.to_owner_id is None:
+        holder = original.to_owner_name if original.kind is ChangeKind.CHECKOUT else None
+        taken = f" (take it from {holder})" if holder else ""
+        return f"give {step.asset_tag} back to nobody{taken}"
+    if step.to_owner_id == original.from_owner_id and original.from_owner_name:
+        return f"give {step.asset_tag} back to {original.from_owner_name}"
+    return f"give {step.asset_tag} back to the person who had it"
 
 
 def _join(parts: list[str]) -> str:

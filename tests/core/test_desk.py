@@ -293,7 +293,9 @@ def test_undo_of_a_checkout_gives_the_device_back_to_nobody(sim: Simulator, path
             change = await give(st, DEMO.free_tag, DEMO.student_id)
             assert (await st.desk.submit(change)).state is ChangeState.DONE
             plan = await st.desk.plan_undo(change.id)
-            assert plan.question == f"Give {DEMO.free_tag} back to nobody?"
+            assert plan.question == (
+                f"Give {DEMO.free_tag} back to nobody (take it from {DEMO.student_name})?"
+            )
             assert plan.change is not None and plan.change.kind is ChangeKind.UNDO
             outcome = await st.desk.undo(plan, wait_s=5.0)
             assert outcome.state is ChangeState.DONE, outcome.change.last_error

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import pytest
 from kiosk_helpers import (
     CHARGER_TAG,
     WITH_CHARGER,
@@ -44,7 +43,7 @@ T = TypeVar("T")
 
 CHECKOUT_ROUTE = "/assets/checkouts/checkout-or-transfer"
 GIVE = "Give CB-004512 to Ana Ruiz"
-UNDO_QUESTION = "Give CB-004512 back to nobody?"
+UNDO_QUESTION = "Give CB-004512 back to nobody (take it from Ana Ruiz)?"
 
 
 def ctrl_z(qtbot: QtBot, widget: QWidget | None = None) -> None:
@@ -92,7 +91,10 @@ def test_undo_a_check_out_on_the_result_screen(qtbot: QtBot, k: Any, sim: Simula
 
     wait_result(qtbot, k, "Undone")
     assert k.window.result.kind == "success"
-    assert k.window.result.message.text() == "Undo: Give CB-004512 back to nobody"
+    assert (
+        k.window.result.message.text()
+        == "Undo: Give CB-004512 back to nobody (take it from Ana Ruiz)"
+    )
     assert gone(dialog)
     assert k.sounds.played == ["success", "success"]
     assert owner_id(sim, DEMO.free_tag) is None
@@ -374,11 +376,6 @@ def test_a_model_without_a_charger_rule_has_no_charger_step(
     assert " with " not in dialog.sentence.text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desk.py _undo_question names the device's previous owner for every owner step: "
-    "the undo dialog says the charger goes back to Marcus Lee while it goes back to Jordan",
-)
 def test_undo_names_who_gets_the_charger_back(
     qtbot: QtBot, build: Callable[..., Any], sim: Simulator
 ) -> None:
