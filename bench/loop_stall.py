@@ -458,9 +458,8 @@ def handle_label(handle: asyncio.Handle) -> str:
 NESTED_LABELS = (
     "page switch (QStackedWidget.setCurrentWidget)",
     "result list fill",
-    "app-wide event filter: IdleWatcher",
+    "app-wide event filter: InputWatcher",
     "app-wide event filter: ScannerFilter",
-    "app-wide event filter: UndoKey",
     "logging handlers",
     "gc gen0",
     "gc gen1",
@@ -468,10 +467,8 @@ NESTED_LABELS = (
 )
 
 
-FILTER_CLASSES = (  # (module, class): where they live now, or lived before
-    ("kiosk.ui.shell", "IdleWatcher"),
-    ("kiosk.ui.controller", "IdleWatcher"),
-    ("kiosk.ui.shell", "UndoKey"),
+FILTER_CLASSES = (  # (module, class): the application-wide event filters
+    ("kiosk.ui.shell", "InputWatcher"),
     ("kiosk.ui.scanner", "ScannerFilter"),
 )
 

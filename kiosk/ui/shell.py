@@ -50,18 +50,35 @@ MODES: tuple[tuple[str, Qt.Key, type[Flow]], ...] = (
 )
 
 
-class IdleWatcher(QObject):
-    """Calls `on_idle` after `seconds` with no key, click or touch anywhere."""
+class InputWatcher(QObject):
+    """The shell's one application-wide event filter (every Qt event of every widget
+    passes through it, so it returns at once for anything but input):
+    - any key, click or touch restarts the idle timer, which calls `on_idle` after
+      `seconds` without one;
+    - Ctrl+Z in the kiosk window calls `on_undo`, taken ahead of any focused text field
+      (whose own undo would otherwise swallow it)."""
 
-    _INPUT = (
-        QEvent.Type.KeyPress,
-        QEvent.Type.MouseButtonPress,
-        QEvent.Type.TouchBegin,
-        QEvent.Type.Wheel,
+    _INPUT = frozenset(
+        {
+            QEvent.Type.KeyPress,
+            QEvent.Type.ShortcutOverride,
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.TouchBegin,
+            QEvent.Type.Wheel,
+        }
     )
+    _KEYS = (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride)
 
-    def __init__(self, parent: QObject, seconds: float, on_idle: Callable[[], None]) -> None:
-        super().__init__(parent)
+    def __init__(
+        self,
+        window: MainWindow,
+        seconds: float,
+        on_idle: Callable[[], None],
+        on_undo: Callable[[], None],
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._on_undo = on_undo
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(int(seconds * 1000))
@@ -72,47 +89,34 @@ class IdleWatcher(QObject):
         self.timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if event.type() in self._INPUT:
-            self.timer.start()
-        return False
-
-    def poke(self) -> None:
-        self.timer.start()
-
-
-class UndoKey(QObject):
-    """Ctrl+Z for the kiosk, taken ahead of any focused text field (whose own undo would
-    otherwise swallow it)."""
-
-    def __init__(self, window: MainWindow, on_undo: Callable[[], None]) -> None:
-        super().__init__(window)
-        self._window = window
-        self._on_undo = on_undo
-        app = QApplication.instance()
-        assert app is not None
-        app.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         kind = event.type()
-        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+        if kind not in self._INPUT:
+            return False
+        if kind is not QEvent.Type.ShortcutOverride:
+            self.timer.start()
+        if kind not in self._KEYS:
             return False
         assert isinstance(event, QKeyEvent)
         if not event.matches(QKeySequence.StandardKey.Undo) or not self._in_window(watched):
             return False
         event.accept()
-        if kind == QEvent.Type.KeyPress:
+        if kind is QEvent.Type.KeyPress:
             self._on_undo()
         return True
+
+    def poke(self) -> None:
+        self.timer.start()
+
+    def remove(self) -> None:
+        self.timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
 
     def _in_window(self, watched: QObject) -> bool:
         return isinstance(watched, QWidget) and (
             watched is self._window or self._window.isAncestorOf(watched)
         )
-
-    def remove(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
 
 
 class KioskShell(QObject):
@@ -165,8 +169,7 @@ class KioskShell(QObject):
         self.router = ScanRouter(
             window, self.screens, self.options.scan_settings, lambda: self.flow, clock=clock
         )
-        self.idle = IdleWatcher(self, idle_seconds, self.idle_reset)
-        self.undo_key = UndoKey(window, self.undo_last)
+        self.idle = InputWatcher(window, idle_seconds, self.idle_reset, self.undo_last)
         window.set_mode_keys([(key, mode) for mode, key, _flow in MODES])
         for mode, key, _flow in MODES:
             shortcut = QShortcut(QKeySequence(key), window)
@@ -350,8 +353,7 @@ class KioskShell(QObject):
         self.runner.cancel_all()
         self.screens.close_dialog()
         self.router.remove()
-        self.undo_key.remove()
-        self.idle.timer.stop()
+        self.idle.remove()
 
     # --- the funnel ------------------------------------------------------------------
 
