@@ -63,7 +63,7 @@ async def open_station(sim: Simulator, name: str, path: Path) -> Station:
     )
     service = TransactionService(client, station=name)
     journal = await AsyncJournal.open(path)
-    outbox = Outbox(journal, service.apply)
+    outbox = Outbox(journal, service.apply, confirm=service.changes.confirm)
     station = Station(name, client, service, journal, outbox)
     station.sender = asyncio.create_task(outbox.run(), name=f"outbox-{name}")
     return station
@@ -162,6 +162,8 @@ async def race(
     # Both operators press Enter on the confirm dialog at the same moment.
     await asyncio.gather(*(s.outbox.submit(c) for s, c in zip(stations, changes, strict=True)))
     await settled(list(changes), settle_s)
+    # The kiosk reads each new owner again a moment after it was confirmed: wait for that.
+    await asyncio.gather(*(s.outbox.confirmations(settle_s) for s in stations))
     asset_id = changes[0].asset_id
     with sim.state.lock:
         final = sim.state.assets[asset_id]["OwnerId"]

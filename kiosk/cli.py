@@ -850,6 +850,10 @@ async def _send(s: Session, services: Services, change: Change) -> ApplyResult:
             "Nothing was changed."
         ) from None
     error = outcome.error
+    if change.state is ChangeState.DONE:
+        # The new owner is read again a moment later: another station's write landing just
+        # after ours turns this into a conflict (exit 4), never a false success.
+        await outbox.confirmations(outbox.confirm_after_s + _send_window(s.settings))
     if change.state is ChangeState.PENDING:
         # Older changes to the same device go first; the outbox keeps them in order.
         try:

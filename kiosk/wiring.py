@@ -71,6 +71,7 @@ class Services:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.outbox.stop()
         try:
             if self.owns_client:
                 await self.client.aclose()
@@ -128,7 +129,7 @@ async def build_services(
         "verify_after_s": settings.outbox.verify_after_s,
     }
     options.update(outbox_options or {})
-    outbox = Outbox(journal, transactions.apply, **options)
+    outbox = Outbox(journal, transactions.apply, confirm=transactions.changes.confirm, **options)
     await outbox.load()  # damaged rows are set aside, never a reason not to start
     desk = ChangeDesk(outbox, journal, undo_minutes=settings.station.undo_minutes)
     return Services(

@@ -544,6 +544,25 @@ class ChangeService:
         change.updated_at = now_iso()
         return result
 
+    async def confirm(self, change: Change) -> bool:
+        """Read the device again a moment after its new owner was confirmed. Still as
+        intended: True. Otherwise another station's write landed just after ours (there
+        is no conditional write): the change becomes a conflict, with who has it now."""
+        step = next(
+            (s for s in change.steps if isinstance(s, OwnerStep) and s.role == "device"), None
+        )
+        if step is None or change.state is not ChangeState.DONE:
+            return True
+        asset = await self._client.asset(step.asset_id)
+        if step.applied(asset):
+            return True
+        result = self._conflict(change, _ConflictError(step, asset, moment=True))
+        change.last_error = (change.last_error or "").replace(
+            "at the same moment", "a moment later"
+        )
+        change.updated_at = now_iso()
+        return result.change.state is not ChangeState.CONFLICT
+
     async def _read(self, asset_id: str, reads: dict[str, Asset]) -> Asset:
         try:
             asset = await self._client.asset(asset_id)

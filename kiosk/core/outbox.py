@@ -38,6 +38,7 @@ from kiosk.iiq.errors import AuthError, IIQError, NetworkError, RateLimitedError
 log = logging.getLogger(__name__)
 
 ApplyFunc = Callable[[Change], Awaitable[ApplyResult]]
+ConfirmFunc = Callable[[Change], Awaitable[bool]]
 Listener = Callable[[Change], None]
 HealthListener = Callable[[], None]
 
@@ -59,6 +60,8 @@ class Outbox:
         backoff_max_s: float = 60.0,
         verify_after_s: float = 30.0,
         restart_s: float = 5.0,
+        confirm: ConfirmFunc | None = None,
+        confirm_after_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -75,6 +78,13 @@ class Outbox:
         self.backoff_max_s = backoff_max_s
         self.verify_after_s = verify_after_s
         self.restart_s = restart_s
+        #: `ChangeService.confirm`: a new owner is read again `confirm_after_s` after it was
+        #: confirmed, so that a write of another station landing just after ours turns a
+        #: success into the conflict it is (last write wins, with no conditional write).
+        self._confirm = confirm
+        self.confirm_after_s = confirm_after_s
+        self._confirming: set[asyncio.Task[None]] = set()
+        self._latest: dict[str, str] = {}  # asset id -> the newest change to it here
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -136,6 +146,7 @@ class Outbox:
                 return
             for change in await self._journal.pending():
                 self._pending.setdefault(change.id, change)
+                self._latest[change.asset_id] = change.id
                 if change.in_doubt:
                     self._verify_at[change.id] = self._clock() + self._verify_wait(change)
             self._attention = (await self._journal.counts())["attention"]
@@ -159,6 +170,7 @@ class Outbox:
         await self._journal.record(change)
         if recorded is not None:
             recorded()
+        self._latest[change.asset_id] = change.id
         self._pending[change.id] = change
         self._empty.clear()
         self._notify(change)
@@ -271,12 +283,43 @@ class Outbox:
             waiter.cancel()
             if task is not None and task.done() and not task.cancelled():
                 task.result()  # the sender failed: say why
+            if self._confirming:
+                await asyncio.wait(set(self._confirming), timeout=timeout_s)
         finally:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         return self.counts()
+
+    async def confirmations(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) for the confirming reads still to come."""
+        if self._confirming:
+            await asyncio.wait(set(self._confirming), timeout=timeout_s)
+
+    async def stop(self) -> None:
+        """Cancel the confirming reads still to come (shutting down)."""
+        tasks = list(self._confirming)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _confirm_later(self, change: Change) -> None:
+        await self._sleep(self.confirm_after_s)
+        if self._confirm is None or self._latest.get(change.asset_id) != change.id:
+            return  # a newer change to the device (an undo, a check-in) speaks for it now
+        try:
+            if await self._confirm(change):
+                return
+            await self._journal.update(change)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the confirmation is extra care: never a reason to fail
+            log.info("outbox: change %s not confirmed again (%s)", change.id, type(exc).__name__)
+            return
+        log.warning("outbox: change %s changed elsewhere a moment after it was done", change.id)
+        self._attention += 1
+        self._notify(change)
 
     # --- the sender ------------------------------------------------------------------
 
@@ -392,6 +435,10 @@ class Outbox:
             self._forget(change)
             if change.state in ATTENTION_STATES:
                 self._attention += 1
+            elif change.state is ChangeState.DONE and self._confirm is not None:
+                task = asyncio.ensure_future(self._confirm_later(change))
+                self._confirming.add(task)
+                task.add_done_callback(self._confirming.discard)
             # Incident IQ answered: whatever was down is up again.
             self._fail_streak = 0
             self._backoff_until = 0.0

@@ -218,14 +218,18 @@ class TransactionService:
 
     # --- check-out / transfer ----------------------------------------------------
 
-    async def prepare_checkout(self, asset: Asset, person: Person) -> PreparedCheckout:
+    async def prepare_checkout(
+        self, asset: Asset, person: Person, *, with_held: bool = True
+    ) -> PreparedCheckout:
         """Check the rules for giving `asset` to `person` (nothing is changed). Offline,
-        the check uses what the kiosk saw and says so; the change is queued when confirmed."""
+        the check uses what the kiosk saw and says so; the change is queued when confirmed.
+        `with_held=False` skips reading the devices the person has (a batch gives them
+        many on purpose and never warns about it)."""
         offline = False
         held: list[Asset] = []
         retired: frozenset[str] = frozenset()
         try:
-            if person.user_id:
+            if person.user_id and with_held:
                 held = await self.client.assets_for(person.user_id)
                 self.cache.remember_held(person.user_id, held)
             retired = retired_status_ids(await self.status_types())

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from kiosk.core.changes import Change, ChangeKind
+from kiosk.core.changes import Change, ChangeKind, ChangeState
 from kiosk.core.desk import ChangeDesk
 from kiosk.core.outbox import Outbox
 from kiosk.core.transactions import TransactionService
@@ -152,6 +152,7 @@ class KioskShell(QObject):
         self.session_count = 0
         #: Ids of this session's changes, oldest first: what Ctrl+Z undoes.
         self.session_ids: list[str] = []
+        self._done_ids: set[str] = set()  # done, until a confirming read says otherwise
         self._notice_action: Callable[[], None] | None = None
 
         self.screens = Screens(window, sounds)
@@ -315,6 +316,13 @@ class KioskShell(QObject):
 
         def changed(change: Change) -> None:
             self.change_updated(change)
+            if change.state is ChangeState.DONE:
+                self._done_ids.add(change.id)
+            elif change.state is ChangeState.CONFLICT and change.id in self._done_ids:
+                # Another station's write landed a moment after ours: say so out loud, the
+                # result screen said success.
+                self._done_ids.discard(change.id)
+                self.screens.toast(f"Needs attention: {change.last_error}", "error")
             counts = outbox.counts()
             self._waiting, self._attention = counts["pending"], counts["attention"]
             self._update_strip()

@@ -47,7 +47,12 @@ class Kiosk:
 
 @contextlib.asynccontextmanager
 async def kiosk(
-    sim: Simulator, path: Path, *, read_timeout: float = 5.0, **outbox_kw: Any
+    sim: Simulator,
+    path: Path,
+    *,
+    read_timeout: float = 5.0,
+    confirm: bool = False,
+    **outbox_kw: Any,
 ) -> AsyncIterator[Kiosk]:
     client = IIQClient(
         Connection(
@@ -68,6 +73,8 @@ async def kiosk(
         )
         return await service.apply(change)
 
+    if confirm:  # as kiosk.wiring builds it: the new owner is read again a moment later
+        outbox_kw = {"confirm": service.changes.confirm, **outbox_kw}
     outbox = Outbox(journal, apply, **{**FAST, **outbox_kw})
     box = Kiosk(client, service, journal, outbox)
     holder.append(box)
@@ -575,3 +582,51 @@ def test_a_refused_token_keeps_changes_pending_until_it_is_fixed(
     asyncio.run(fixed())
     assert owner(sim, asset) == user
     assert applied_count(sim, asset) == 1
+
+
+# --- a moment later: the confirming read -------------------------------------------------
+
+
+def test_a_write_of_another_station_landing_just_after_ours_turns_done_into_a_conflict(
+    sim: Simulator, path: Path
+) -> None:
+    """No conditional writes: a second station's write that lands after our confirming read
+    would leave us told 'done'. The new owner is read again a moment later."""
+    asset = free_assets(sim, 1)[0]["AssetId"]
+    mine, theirs = people(sim, 2)
+
+    async def main() -> None:
+        async with kiosk(sim, path, confirm=True, confirm_after_s=0.3) as k:
+            result = await k.outbox.submit(checkout(sim, asset, mine))
+            assert result.change.state is ChangeState.DONE
+            sim.state.set_owner(asset, theirs)  # the other station, a moment later
+            await k.outbox.confirmations(5.0)
+            change = result.change
+            assert change.state is ChangeState.CONFLICT
+            assert change.conflict_owner_id == theirs
+            assert "another station changed it a moment later" in (change.last_error or "")
+            stored = await k.journal.get(change.id)
+            assert stored is not None and stored.state is ChangeState.CONFLICT
+            assert k.outbox.counts()["attention"] == 1
+            assert k.seen[-1] == (change.id, ChangeState.CONFLICT)
+
+    asyncio.run(main())
+    assert owner(sim, asset) == theirs  # never forced back
+
+
+def test_a_newer_change_of_ours_is_not_taken_for_another_station(
+    sim: Simulator, path: Path
+) -> None:
+    asset = free_assets(sim, 1)[0]["AssetId"]
+    (mine,) = people(sim, 1)
+
+    async def main() -> None:
+        async with kiosk(sim, path, confirm=True, confirm_after_s=0.3) as k:
+            first = await k.outbox.submit(checkout(sim, asset, mine))
+            back = await k.outbox.submit(checkin(sim, asset, mine))  # undone at once
+            assert back.change.state is ChangeState.DONE
+            await k.outbox.confirmations(5.0)
+            assert first.change.state is ChangeState.DONE
+            assert k.outbox.counts()["attention"] == 0
+
+    asyncio.run(main())

@@ -130,7 +130,9 @@ class BatchFlow(Flow):
                     why = "not found" if not found.assets else "several devices have this tag"
                     self._problem(batch, f"{shown(text)}: {why}")
                     return
-                prepared = await self.ctx.service.prepare_checkout(found.assets[0], person)
+                prepared = await self.ctx.service.prepare_checkout(
+                found.assets[0], person, with_held=False
+            )
             except IIQError as exc:
                 # Worded by the funnel, kept in the list: the batch goes on.
                 if isinstance(exc, NetworkError):
