@@ -227,6 +227,7 @@ class DevicePage(QWidget):
         self.activity_title = label("Recent activity", "subheading")
         self.activity = wrapping_list("activity")
         self.activity.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._lookup: bool | None = None
         self.person_input.returnPressed.connect(lambda: self.entered.emit(self.person_input.text()))
         self.person_input.textEdited.connect(self.edited.emit)
         self.results.itemActivated.connect(
@@ -248,18 +249,15 @@ class DevicePage(QWidget):
         layout.addLayout(person, 1)
 
     def set_mode(self, lookup: bool) -> None:
-        """Check-out asks for the person; look-up shows the history and takes the next tag
-        in the same field."""
+        """Check-out shows the people list under the field; look-up shows the history
+        instead. Only a real change touches the widgets (each one costs a relayout)."""
+        if self._lookup is lookup:
+            return
+        self._lookup = lookup
         for widget in (self.results, self.results_note):
             widget.setVisible(not lookup)
         self.activity_title.setVisible(lookup)
         self.activity.setVisible(lookup)
-        self.prompt.setText("Scan another device" if lookup else "Scan ID card or type a name")
-        self.person_input.setPlaceholderText(
-            "Type another asset tag, then Enter"
-            if lookup
-            else "Student ID, email, username or name, then Enter"
-        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() != QEvent.Type.KeyPress:
