@@ -39,12 +39,24 @@ def demo_examples() -> list[str]:
     ]
 
 
-def run_gui(*, demo: bool = False, windowed: bool = False, config: str | None = None) -> int:
-    """Start the kiosk window. Returns the process exit code."""
+def run_gui(
+    *, demo: bool = False, windowed: bool = False, config: str | None = None, smoke: bool = False
+) -> int:
+    """Start the kiosk window. Returns the process exit code. `smoke` (demo only): check a
+    device out and in through the window, then exit 0 or 1 (kiosk.tools.smoke)."""
     import qasync
     from PySide6.QtWidgets import QApplication
 
     from kiosk.logs import setup_logging
+
+    if smoke:
+        from kiosk.tools import smoke as smoke_mode
+
+        if not demo:
+            print("iiq-kiosk: --smoke runs only with --demo", file=sys.stderr)
+            return 2
+        smoke_mode.use_offscreen_without_display()
+        windowed = True
 
     sim = None
     problem: str | None = None
@@ -60,6 +72,9 @@ def run_gui(*, demo: bool = False, windowed: bool = False, config: str | None = 
     except ConfigError as exc:
         print(f"iiq-kiosk: {exc}", file=sys.stderr)
         return 2
+    smoke_folder = None
+    if smoke:
+        settings, smoke_folder = smoke_mode.smoke_settings(settings)
     setup_logging(settings.data_dir, console=True)
     try:
         settings.connection(token)
@@ -71,12 +86,22 @@ def run_gui(*, demo: bool = False, windowed: bool = False, config: str | None = 
     app.setQuitOnLastWindowClosed(False)
     try:
         code: int = qasync.run(
-            _main(app, settings, token, demo=demo, windowed=windowed, problem=problem)
+            _main(
+                app,
+                settings,
+                token,
+                demo=demo,
+                windowed=windowed,
+                problem=problem,
+                smoke=sim if smoke else None,
+            )
         )
         return code
     finally:
         if sim is not None:
             sim.stop()
+        if smoke_folder is not None:
+            smoke_mode.remove_folder(smoke_folder)
 
 
 async def _main(
@@ -87,7 +112,9 @@ async def _main(
     demo: bool,
     windowed: bool,
     problem: str | None,
+    smoke: Any = None,
 ) -> int:
+    """`smoke`: the demo's simulator, to run the smoke check against (then exit)."""
     from kiosk.core.journal import JournalError, JournalLockedError
     from kiosk.resources import resource_path
     from kiosk.ui.main_window import MainWindow
@@ -105,6 +132,10 @@ async def _main(
 
     async def only_notice(title: str, message: str) -> int:
         """A station that cannot work says why, and nothing else, until it is closed."""
+        if smoke is not None:
+            from kiosk.tools.smoke import failed
+
+            return failed(f"{title}: {message}")
         window.notice.show_notice(title, message)
         window.stack.setCurrentWidget(window.notice)
         _show(window, windowed)
@@ -140,8 +171,14 @@ async def _main(
 
     services.start()
     connect = asyncio.ensure_future(_connect(services.client, shell))
+    code = 0
     try:
-        if os.environ.get(EXIT_WHEN_READY) == "1":
+        if smoke is not None:
+            from kiosk.tools.smoke import run_smoke
+
+            code = await run_smoke(window, shell, smoke, connect)
+            window.close()
+        elif os.environ.get(EXIT_WHEN_READY) == "1":
             await connect
             app.processEvents()
             log.info("ready to scan; exiting as %s asks", EXIT_WHEN_READY)
@@ -153,7 +190,7 @@ async def _main(
         await asyncio.gather(connect, return_exceptions=True)
         shell.shutdown()
         await services.aclose()
-    return 0
+    return code
 
 
 def _show(window: Any, windowed: bool) -> None:

@@ -1,6 +1,8 @@
 """The `iiq-kiosk` command: the window with no verb, or one verb for scripts and the help desk.
 
     iiq-kiosk [--demo] [--windowed] [--config PATH]     the kiosk window
+    iiq-kiosk --demo --smoke                            check this build: one check-out and
+                                                        one check-in in the window, exit 0/1
     iiq-kiosk asset QUERY                               look a device up (tag, then serial)
     iiq-kiosk user QUERY                                search people
     iiq-kiosk checkout TAG --to PERSON [--yes]          give or transfer a device
@@ -281,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, defaults=True)
     parser.add_argument("--windowed", action="store_true", help="window instead of fullscreen")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="with --demo: check this build. The demo kiosk starts (windowed, offscreen on "
+        "Linux without a display), checks a device out and one in through the window with "
+        "the keys a person presses, prints a line per step, and exits 0 when all passed, "
+        "1 when not",
+    )
     parser.set_defaults(verb=None)
 
     # Global options are repeated on every verb, with SUPPRESS defaults so that a value given
@@ -471,6 +481,12 @@ def _add_yes(parser: argparse.ArgumentParser) -> None:
 
 
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
+    if args.smoke and (not args.demo or args.verb is not None):
+        out.error(
+            "iiq-kiosk: error: --smoke checks the demo kiosk: use `iiq-kiosk --demo --smoke` "
+            "(see: iiq-kiosk --help)"
+        )
+        return EXIT_REFUSED
     if args.verb is None:
         return _gui(args)
     local = LOCAL_VERBS.get(args.verb)
@@ -482,7 +498,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
 def _gui(args: argparse.Namespace) -> int:
     from kiosk.app import run_gui  # Qt loads only for the window
 
-    return run_gui(demo=args.demo, windowed=args.windowed, config=args.config)
+    smoke = {"smoke": True} if args.smoke else {}  # kiosk.tools.smoke
+    return run_gui(demo=args.demo, windowed=args.windowed, config=args.config, **smoke)
 
 
 def _run_online(args: argparse.Namespace, out: Output, verb: OnlineVerb) -> int:
