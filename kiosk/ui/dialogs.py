@@ -8,6 +8,7 @@ Open them with `open()` and listen to `finished`; never `exec()` (it would nest 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
@@ -70,6 +71,24 @@ class GuardedDialog(QDialog):
         self.armed = True
         for button in self._guarded_buttons:
             button.setEnabled(True)
+
+    def _buttons(
+        self,
+        confirm: str,
+        cancel: str = "Cancel (Esc)",
+        on_confirm: Callable[[], None] | None = None,
+    ) -> QHBoxLayout:
+        """The dialog's two big buttons, cancel left and confirm right, as a row to add:
+        `confirm_button` (accept, or `on_confirm`) and `cancel_button` (reject)."""
+        self.confirm_button = self._big_button(confirm, "primary")
+        self.cancel_button = self._big_button(cancel, "secondary")
+        self.confirm_button.clicked.connect(on_confirm or self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        row.addWidget(self.confirm_button)
+        return row
 
     def _big_button(self, text: str, name: str) -> QPushButton:
         button = QPushButton(text)
@@ -156,14 +175,7 @@ class ConfirmTransferDialog(GuardedDialog):
         )
         self.warnings.setVisible(bool(check.warnings))
 
-        self.confirm_button = self._big_button("Confirm (Enter)", "primary")
-        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
-        self.confirm_button.clicked.connect(self.accept)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.confirm_button)
+        buttons = self._buttons("Confirm (Enter)")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.sentence)
@@ -199,14 +211,7 @@ class PickerDialog(GuardedDialog, Generic[T]):
             self.list.addItem(QListWidgetItem(text))
         self.list.setCurrentRow(0)
         self.list.itemActivated.connect(lambda _item: self.on_enter())
-        self.pick_button = self._big_button("Pick (Enter)", "primary")
-        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
-        self.pick_button.clicked.connect(self.on_enter)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.pick_button)
+        buttons = self._buttons("Pick (Enter)", on_confirm=self.on_enter)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.list, 1)
@@ -287,14 +292,7 @@ class QuestionDialog(GuardedDialog):
         self.sentence = label(question, "confirmSentence")
         self.details = label("\n".join(details or []), "detail")
         self.details.setVisible(bool(details))
-        self.confirm_button = self._big_button(confirm, "primary")
-        self.cancel_button = self._big_button(cancel, "secondary")
-        self.confirm_button.clicked.connect(self.accept)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.confirm_button)
+        buttons = self._buttons(confirm, cancel)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sentence)
         layout.addWidget(self.details)
@@ -360,14 +358,7 @@ class CheckinDialog(GuardedDialog):
         self.note.setMaxLength(300)
         self.note.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.note.installEventFilter(self)
-        self.confirm_button = self._big_button("Check in (Enter)", "primary")
-        self.cancel_button = self._big_button("Cancel (Esc)", "secondary")
-        self.confirm_button.clicked.connect(self.accept)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.confirm_button)
+        buttons = self._buttons("Check in (Enter)")
         layout = QVBoxLayout(self)
         layout.addWidget(self.sentence)
         layout.addWidget(self.device)
