@@ -486,9 +486,14 @@ def is_permanent(error: IIQError) -> bool:
     return not error.transient
 
 
+SAME_MOMENT = "at the same moment"
+
+
 class _ConflictError(Exception):
-    def __init__(self, step: Step, asset: Asset, moment: bool) -> None:
-        self.step, self.asset, self.moment = step, asset, moment
+    def __init__(self, step: Step, asset: Asset, when: str | None) -> None:
+        """`when`: the other station's write landed "at the same moment" or "a moment
+        later" than ours; None: before, since the device was scanned."""
+        self.step, self.asset, self.when = step, asset, when
 
 
 class _StopError(Exception):
@@ -556,12 +561,9 @@ class ChangeService:
         asset = await self._client.asset(step.asset_id)
         if step.applied(asset):
             return True
-        result = self._conflict(change, _ConflictError(step, asset, moment=True))
-        change.last_error = (change.last_error or "").replace(
-            "at the same moment", "a moment later"
-        )
+        self._conflict(change, _ConflictError(step, asset, when="a moment later"))
         change.updated_at = now_iso()
-        return result.change.state is not ChangeState.CONFLICT
+        return False
 
     async def _read(self, asset_id: str, reads: dict[str, Asset]) -> Asset:
         try:
@@ -583,7 +585,7 @@ class ChangeService:
             step.done = True
             return
         if step.conflicts(asset):
-            raise _ConflictError(step, asset, moment=False)
+            raise _ConflictError(step, asset, when=None)
         if isinstance(step, TicketStep) and change.attempts > 1:
             # An earlier try may have filed it and lost the reply: look before filing again.
             asset = await self._read(step.asset_id, reads)
@@ -606,7 +608,7 @@ class ChangeService:
                 step.done = True
                 return
             if step.conflicts(asset):
-                raise _ConflictError(step, asset, moment=True) from None
+                raise _ConflictError(step, asset, when=SAME_MOMENT) from None
             # No answer at all (timeout, dropped reply): it may still land. An error reply
             # means Incident IQ finished with it, and the re-read shows it did not apply.
             raise _StopError(exc, asset, ambiguous=isinstance(exc, NetworkError)) from None
@@ -619,7 +621,7 @@ class ChangeService:
             await self._sleep(self.confirm_pause_s)
             asset = await self._read_after_send(step, reads)
             if not step.applied(asset):
-                raise _ConflictError(step, asset, moment=True)
+                raise _ConflictError(step, asset, when=SAME_MOMENT)
         elif not step.applied(asset):
             log.warning(
                 "change %s: %s step accepted but not shown yet by Incident IQ", change.id, step.type
@@ -647,9 +649,9 @@ class ChangeService:
                 "nobody" if not asset.current_owner_id else None
             )
             holder = f"with {change.conflict_owner_name or 'someone else'}"
-            if conflict.moment:
+            if conflict.when:
                 change.last_error = (
-                    f"{tag} is now {holder}: another station changed it at the same moment."
+                    f"{tag} is now {holder}: another station changed it {conflict.when}."
                 )
             else:
                 seen = change.from_owner_name if step.role == "device" else None
