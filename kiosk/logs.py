@@ -59,47 +59,50 @@ def redact(text: str) -> str:
     return _JWT.sub(REDACTED, text)
 
 
-class CleanText(logging.Filter):
-    """Rewrites a record whose message, traceback or stack holds control characters, escape
-    sequences or bidi controls (see `kiosk.core.text.clean_text`). The message becomes one
-    line; a traceback keeps its line breaks, each line cleaned."""
+class _Rewrite(logging.Filter):
+    """Rewrites a record's message, traceback and stack with `message` and `lines`.
+    Formatters reuse `exc_text` when it is set, so the rewritten text is what prints."""
+
+    def message(self, text: str) -> str:
+        return text
+
+    def lines(self, text: str) -> str:
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = clean_text(message)
-        if clean != message:
-            record.msg = clean
+        original = record.getMessage()
+        rewritten = self.message(original)
+        if rewritten != original:
+            record.msg = rewritten
             record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _clean_lines(record.exc_text)
+            record.exc_text = self.lines(record.exc_text)
         if record.stack_info:
-            record.stack_info = _clean_lines(record.stack_info)
+            record.stack_info = self.lines(record.stack_info)
         return True
 
 
-def _clean_lines(text: str) -> str:
-    return "\n".join(clean_text(line) for line in text.split("\n"))
+class CleanText(_Rewrite):
+    """No control characters, escape sequences or bidi controls in a record (see
+    `kiosk.core.text.clean_text`). The message becomes one line; a traceback keeps its line
+    breaks, each line cleaned."""
+
+    def message(self, text: str) -> str:
+        return clean_text(text)
+
+    def lines(self, text: str) -> str:
+        return "\n".join(clean_text(line) for line in text.split("\n"))
 
 
-class RedactSecrets(logging.Filter):
-    """Rewrites a record whose message, traceback or stack holds something token-like."""
+class RedactSecrets(_Rewrite):
+    """Nothing token-like in a record's message, traceback or stack."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg = clean
-            record.args = None
-        if record.exc_info and not record.exc_text:
-            # Formatters reuse `exc_text` when it is set, so the redacted text is what prints.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
+    def message(self, text: str) -> str:
+        return redact(text)
+
+    lines = message
 
 
 def log_file_path(data_dir: Path) -> Path:
