@@ -21,7 +21,7 @@ from kiosk.iiq.models import Person
 from kiosk.ui import feedback
 from kiosk.ui.dialogs import ConfirmTransferDialog, QuestionDialog
 from kiosk.ui.flows.base import Flow, FlowContext
-from kiosk.ui.flows.checkin import BATCH_MARKS, Batch, batch_summary
+from kiosk.ui.flows.batching import BATCH_MARKS, Batch, batch_summary
 from kiosk.ui.flows.people import PersonFinder
 from kiosk.ui.views import person_text, shown
 
@@ -131,8 +131,8 @@ class BatchFlow(Flow):
                     self._problem(batch, f"{shown(text)}: {why}")
                     return
                 prepared = await self.ctx.service.prepare_checkout(
-                found.assets[0], person, with_held=False
-            )
+                    found.assets[0], person, with_held=False
+                )
             except IIQError as exc:
                 # Worded by the funnel, kept in the list: the batch goes on.
                 if isinstance(exc, NetworkError):
@@ -175,10 +175,7 @@ class BatchFlow(Flow):
             self.screens.panel_focus()
 
     def _problem(self, batch: Batch, text: str) -> None:
-        batch.problems.append(text)
-        self.screens.panel_line(f"✗ {text}")
-        self.screens.sound("error")
-        self.screens.panel_focus()
+        batch.problem(self.screens, text)
 
     def _finish(self) -> None:
         batch, person = self.batch, self.person

@@ -13,9 +13,6 @@ and list, until Esc or another cart label; then one summary.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-
 from kiosk.config import AccessoryRule
 from kiosk.core.changes import Change, ChangeState, Condition
 from kiosk.core.rules import is_retired, retired_status_ids
@@ -25,8 +22,8 @@ from kiosk.iiq.errors import IIQError
 from kiosk.iiq.models import Asset
 from kiosk.ui import feedback
 from kiosk.ui.dialogs import CheckinDialog
-from kiosk.ui.feedback import Kind
 from kiosk.ui.flows.base import Flow, FlowContext
+from kiosk.ui.flows.batching import BATCH_MARKS, Batch, batch_summary
 from kiosk.ui.flows.checkout import CHARGER_PLACEHOLDER, CHARGER_PROMPT
 from kiosk.ui.views import shown
 
@@ -34,40 +31,6 @@ from kiosk.ui.views import shown
 CHECKLIST_PROMPT = "Say how it came back: Enter checks it in, Esc cancels"
 CHECKLIST_PLACEHOLDER = "The next scan waits until this one is answered"
 CONDITION_KEYS = {"1": Condition.GOOD, "2": Condition.DAMAGED, "3": Condition.BROKEN}
-#: How each outcome is marked in a batch's list, and the sound it makes.
-BATCH_MARKS: dict[ChangeState, tuple[str, Kind]] = {
-    ChangeState.DONE: ("✓", "success"),
-    ChangeState.PENDING: ("⟳", "queued"),
-    ChangeState.CONFLICT: ("⚠", "error"),
-    ChangeState.FAILED: ("✗", "error"),
-}
-
-
-@dataclass
-class Batch:
-    """A running batch: what went well and what did not, for the one summary."""
-
-    title: str
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    done: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def batch_summary(
-    batch: Batch, title: str, *, hint: str = "Scan the next device."
-) -> feedback.Feedback:
-    """One summary screen for a whole batch: count, tags, and what needs a second look."""
-    if not batch.done:
-        message = "No device was changed."
-    elif len(batch.done) <= 6:
-        message = ", ".join(batch.done) + "."
-    else:
-        message = "They are listed below."
-    if batch.problems:
-        message += f" {len(batch.problems)} not done: see the list."
-    kind: Kind = "warning" if batch.problems else "success"
-    lines = tuple([*(f"✗ {p}" for p in batch.problems), *(f"✓ {t}" for t in batch.done)])
-    return feedback.Feedback(kind, title, message, hint, lines)
 
 
 class CheckinFlow(Flow):
@@ -334,11 +297,7 @@ class CheckinFlow(Flow):
                 self.screens.panel_focus()
 
     def _problem(self, batch: Batch, text: str) -> None:
-        batch.problems.append(text)
-        if self.batch is batch:
-            self.screens.panel_line(f"✗ {text}")
-            self.screens.sound("error")
-            self.screens.panel_focus()
+        batch.problem(self.screens, text, on_screen=self.batch is batch)
 
     def _finish_cart(self, batch: Batch, label: str) -> None:
         if self.batch is batch:
