@@ -5,16 +5,17 @@ Nothing else constructs clients, services or windows; each piece gets only what 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import logging
 import os
 import sys
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import ConfigError, Settings, load_settings, resolve_token
+
+if TYPE_CHECKING:  # asyncio is imported with the event loop, after the first window
+    import asyncio
 
 log = logging.getLogger("kiosk.app")
 
@@ -43,8 +44,12 @@ def run_gui(
     *, demo: bool = False, windowed: bool = False, config: str | None = None, smoke: bool = False
 ) -> int:
     """Start the kiosk window. Returns the process exit code. `smoke` (demo only): check a
-    device out and in through the window, then exit 0 or 1 (kiosk.tools.smoke)."""
-    import qasync
+    device out and in through the window, then exit 0 or 1 (kiosk.tools.smoke).
+
+    The window comes first: settings, Qt and the window's own widgets, shown and painted
+    with every key pressed from then on held (`EarlyKeys`). The client, the journal, the
+    flows and the connection check follow inside the event loop, and the held keys are
+    handed to them as soon as they exist."""
     from PySide6.QtWidgets import QApplication
 
     from kiosk.logs import setup_logging
@@ -59,7 +64,6 @@ def run_gui(
         windowed = True
 
     sim = None
-    problem: str | None = None
     token: str | None = None
     try:
         if demo:
@@ -76,26 +80,17 @@ def run_gui(
     if smoke:
         settings, smoke_folder = smoke_mode.smoke_settings(settings)
     setup_logging(settings.data_dir, console=True)
-    try:
-        settings.connection(token)
-    except ConfigError as exc:
-        problem = str(exc)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("iiq-kiosk")
     app.setQuitOnLastWindowClosed(False)
+    first = _first_window(app, settings, demo=demo, windowed=windowed)
+    log.info("window shown")
+
+    import qasync
+
     try:
-        code: int = qasync.run(
-            _main(
-                app,
-                settings,
-                token,
-                demo=demo,
-                windowed=windowed,
-                problem=problem,
-                smoke=sim if smoke else None,
-            )
-        )
+        code: int = qasync.run(_main(app, first, settings, token, smoke=sim if smoke else None))
         return code
     finally:
         if sim is not None:
@@ -104,46 +99,61 @@ def run_gui(
             smoke_mode.remove_folder(smoke_folder)
 
 
+class _FirstWindow:
+    """The window as shown before the rest of the kiosk exists, and the keys it holds."""
+
+    def __init__(self, window: Any, early: Any, windowed: bool, demo: bool) -> None:
+        self.window = window
+        self.early = early
+        self.windowed = windowed
+        self.demo = demo
+
+
+def _first_window(app: Any, settings: Settings, *, demo: bool, windowed: bool) -> _FirstWindow:
+    from kiosk.resources import resource_path
+    from kiosk.ui.early_keys import EarlyKeys
+    from kiosk.ui.main_window import MainWindow
+
+    app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
+    window = MainWindow(station=settings.station.name, demo=demo)
+    early = EarlyKeys(window)
+    windowed = windowed or not settings.station.fullscreen
+    _show(window, windowed)
+    app.processEvents()  # painted, and taking keys
+    return _FirstWindow(window, early, windowed, demo)
+
+
 async def _main(
-    app: Any,
-    settings: Settings,
-    token: str | None,
-    *,
-    demo: bool,
-    windowed: bool,
-    problem: str | None,
-    smoke: Any = None,
+    app: Any, first: _FirstWindow, settings: Settings, token: str | None, *, smoke: Any = None
 ) -> int:
     """`smoke`: the demo's simulator, to run the smoke check against (then exit)."""
+    import asyncio
+
     from kiosk.core.journal import JournalError, JournalLockedError
-    from kiosk.resources import resource_path
-    from kiosk.ui.main_window import MainWindow
     from kiosk.ui.shell import open_shell
     from kiosk.ui.sound import SoundPlayer
     from kiosk.wiring import build_services
 
+    window = first.window
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
-    app.setStyleSheet(resource_path("style.qss").read_text(encoding="utf-8"))
-    window = MainWindow(station=settings.station.name, demo=demo)
-    sounds = SoundPlayer(muted=not settings.station.sound)
-
-    windowed = windowed or not settings.station.fullscreen
 
     async def only_notice(title: str, message: str) -> int:
         """A station that cannot work says why, and nothing else, until it is closed."""
+        first.early.release()
         if smoke is not None:
             from kiosk.tools.smoke import failed
 
             return failed(f"{title}: {message}")
         window.notice.show_notice(title, message)
         window.stack.setCurrentWidget(window.notice)
-        _show(window, windowed)
         await closed.wait()
         return 2
 
-    if problem is not None:
-        return await only_notice("The kiosk is not set up yet", problem)
+    try:
+        settings.connection(token)
+    except ConfigError as exc:
+        return await only_notice("The kiosk is not set up yet", str(exc))
     try:
         services = await build_services(settings, token)
     except JournalLockedError:
@@ -154,7 +164,8 @@ async def _main(
         )
     except JournalError as exc:
         return await only_notice("The kiosk cannot open its journal", str(exc))
-    shell = open_shell(window, services, sounds, examples=demo_examples() if demo else None)
+    sounds = SoundPlayer(muted=not settings.station.sound)
+    shell = open_shell(window, services, sounds, examples=demo_examples() if first.demo else None)
     previous_hook = sys.excepthook
 
     def excepthook(
@@ -164,13 +175,14 @@ async def _main(
         shell.show_unexpected(value)
 
     sys.excepthook = excepthook
-    _show(window, windowed)
+    first.early.release()
     # What start-up built lives as long as the kiosk: keep it out of the garbage collector's
     # full passes, which otherwise stall the window for 10-40 ms now and then.
     gc.freeze()
 
     services.start()
     connect = asyncio.ensure_future(_connect(services.client, shell))
+    parsers = asyncio.ensure_future(_build_parsers_after(connect))
     code = 0
     try:
         if smoke is not None:
@@ -186,11 +198,25 @@ async def _main(
         await closed.wait()
     finally:
         sys.excepthook = previous_hook
-        connect.cancel()
-        await asyncio.gather(connect, return_exceptions=True)
+        for task in (connect, parsers):
+            task.cancel()
+        await asyncio.gather(connect, parsers, return_exceptions=True)
         shell.shutdown()
         await services.aclose()
     return code
+
+
+async def _build_parsers_after(connected: asyncio.Future[None]) -> None:
+    """Once the kiosk is ready, build the reply parsers it has not needed yet, one per turn
+    of the event loop, so that the first scan does not build them."""
+    import asyncio
+
+    from kiosk.iiq.client import parsers_to_build
+
+    await asyncio.shield(connected)
+    for step in parsers_to_build():
+        step()
+        await asyncio.sleep(0)
 
 
 def _show(window: Any, windowed: bool) -> None:
@@ -203,6 +229,9 @@ def _show(window: Any, windowed: bool) -> None:
 
 async def _connect(client: Any, controller: Any) -> None:
     """Check the connection (GET /login); on failure say what is wrong and retry."""
+    import asyncio
+    import contextlib
+
     from kiosk.iiq.errors import IIQError
 
     retry_now = asyncio.Event()

@@ -45,16 +45,19 @@ import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kiosk.core.journal import default_path as default_journal_path
 from kiosk.core.scan import ScanSettings
-from kiosk.core.transactions import CheckinPolicy
-from kiosk.iiq.client import Connection, api_base
 from kiosk.iiq.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    # Imported where they are used: reading the settings comes before the first window, and
+    # these bring httpx and the journal with them.
+    from kiosk.core.transactions import CheckinPolicy
+    from kiosk.iiq.client import Connection
 
 log = logging.getLogger(__name__)
 
@@ -203,13 +206,17 @@ class Settings(_Section):
 
     @property
     def journal_path(self) -> Path:
-        return default_journal_path(self.data_dir)
+        from kiosk.core.journal import default_path
+
+        return default_path(self.data_dir)
 
     def accessory_rule(self, model_name: str | None) -> AccessoryRule | None:
         """The first `accessories` rule for a device of this model, or None."""
         return next((r for r in self.accessories if r.applies_to(model_name)), None)
 
     def checkin_policy(self) -> CheckinPolicy:
+        from kiosk.core.transactions import CheckinPolicy
+
         return CheckinPolicy(
             status_name=self.checkin.status_name,
             repair_status_name=self.checkin.repair_status_name,
@@ -223,6 +230,8 @@ class Settings(_Section):
 
     def connection(self, token: str | None) -> Connection:
         """The connection to Incident IQ, or a ConfigError naming what is missing."""
+        from kiosk.iiq.client import Connection, api_base
+
         if not self.iiq.url:
             raise ConfigError(
                 "No Incident IQ site: set IIQ_URL (e.g. https://yourdistrict.incidentiq.com) "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import ipaddress
 import json
 import logging
@@ -48,6 +49,7 @@ from kiosk.iiq.models import (
     StatusType,
     TicketRef,
     TicketRequest,
+    unbuilt_models,
 )
 
 log = logging.getLogger("kiosk.iiq")
@@ -75,6 +77,16 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _plain_transport(base_url: str) -> httpx.AsyncBaseTransport | None:
+    """For a plain-http base (`api_base` allows it only on loopback: the simulator) a
+    transport without a certificate store: no request can ever use TLS (redirects are not
+    followed), and loading the store is about 30 ms of start-up. None (httpx's default,
+    verifying certificates) for https."""
+    if base_url.startswith("http://"):
+        return httpx.AsyncHTTPTransport(verify=False)
+    return None
 
 
 def api_base(site_url: str) -> str:
@@ -275,7 +287,7 @@ class IIQClient:
                 connect=connection.connect_timeout,
                 pool=connection.connect_timeout,
             ),
-            transport=transport,
+            transport=transport or _plain_transport(self.base_url),
             follow_redirects=False,
         )
 
@@ -773,10 +785,28 @@ def _parse_one(model: type[M], reply: Any) -> M:
 _adapters: dict[type[BaseModel], TypeAdapter[Any]] = {}
 
 
-def _parse_list(model: type[M], rows: list[Any]) -> list[M]:
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
     adapter = _adapters.get(model)
     if adapter is None:
         adapter = _adapters[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return adapter
+
+
+def parsers_to_build() -> list[Callable[[], object]]:
+    """What parsing a reply builds on first use (each model's validator, the lists of them),
+    one small step each: the window runs them while idle after start-up, so that neither the
+    start nor the first scan waits for them (the models defer their build)."""
+    steps: list[Callable[[], object]] = [
+        functools.partial(m.model_rebuild, force=True) for m in unbuilt_models()
+    ]
+    for model in (Asset, Person, StatusType, Location, Room, Activity):
+        if model not in _adapters:
+            steps.append(functools.partial(_list_adapter, model))
+    return steps
+
+
+def _parse_list(model: type[M], rows: list[Any]) -> list[M]:
+    adapter = _list_adapter(model)
     try:
         result: list[M] = adapter.validate_python(rows)
     except ValidationError as exc:

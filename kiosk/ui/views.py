@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QKeyEvent
@@ -31,9 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.text import clean_text, isolate
-from kiosk.iiq.models import Activity, Asset, Person
 from kiosk.resources import resource_path
-from kiosk.ui.feedback import Feedback
+
+if TYPE_CHECKING:  # only named in signatures: the first window does not wait for them
+    from kiosk.iiq.models import Activity, Asset, Person
+    from kiosk.ui.feedback import Feedback
 
 #: The most of one value (a name, an ID number, a tag) a screen shows.
 SHOWN_LIMIT = 60

@@ -113,12 +113,14 @@ def make_kiosk(
     outbox_options: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    window: MainWindow | None = None,
     **shell_options: Any,
 ) -> Kiosk:
     """A kiosk wired like `kiosk.app` (journal, outbox and its sender included), talking
     to `sim` over loopback. Call it with the qasync loop (`qloop`) running. `settings` are
     config sections; `options` and the other keywords are FlowOptions fields (guard_ms,
-    debounce_ms, ...) or KioskShell options (idle_seconds, mode_lock, ...)."""
+    debounce_ms, ...) or KioskShell options (idle_seconds, mode_lock, ...). `window`: one
+    made and shown beforehand."""
     config = station_settings(sim, read_timeout=read_timeout, **(settings or {}))
     path = Path(os.environ["IIQ_KIOSK_DATA"]) / f"journal-{uuid.uuid4().hex}.sqlite3"
     building = asyncio.ensure_future(
@@ -134,8 +136,9 @@ def make_kiosk(
     )
     qtbot.waitUntil(building.done, timeout=5000)
     services = building.result()
-    window = MainWindow(station="TEST-1", demo=True)
-    qtbot.addWidget(window)
+    if window is None:  # else shown already, as kiosk.app shows it before the rest exists
+        window = MainWindow(station="TEST-1", demo=True)
+        qtbot.addWidget(window)
     sounds = SoundPlayer(muted=True)
     shell = open_shell(
         window,
