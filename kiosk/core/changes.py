@@ -40,6 +40,7 @@ class ChangeKind(StrEnum):
     CHECKOUT = "checkout"  # also a transfer when the device had an owner
     CHECKIN = "checkin"
     UNDO = "undo"  # puts back what an earlier change of this station did
+    UPDATE = "update"  # status, location, room or notes (`iiq-kiosk update`, bulk files)
 
 
 class ChangeState(StrEnum):
@@ -228,9 +229,36 @@ class TicketStep:
         return None  # a ticket stays: undo says so
 
 
-Step = OwnerStep | StatusStep | LocationStep | TicketStep
+@dataclass
+class NoteStep:
+    """Set the asset's notes to `notes` (the partial update's `Notes`; `iiq-kiosk update
+    --note` adds a line to what was there). `previous_notes` are the notes seen when the
+    change was planned: notes that are neither those nor `notes` now were edited elsewhere
+    since, a conflict (nobody's text is overwritten unseen)."""
+
+    asset_id: str
+    asset_tag: str
+    notes: str
+    previous_notes: str | None = None
+    done: bool = False
+    type: ClassVar[str] = "notes"
+
+    def applied(self, asset: Asset) -> bool:
+        return (asset.notes or "") == self.notes
+
+    def conflicts(self, asset: Asset) -> bool:
+        return (asset.notes or "") not in ((self.previous_notes or ""), self.notes)
+
+    async def send(self, client: IIQClient, asset: Asset) -> None:
+        await client.update_asset(asset, {"Notes": self.notes})
+
+    def reverse(self) -> NoteStep:
+        return NoteStep(self.asset_id, self.asset_tag, self.previous_notes or "", self.notes)
+
+
+Step = OwnerStep | StatusStep | LocationStep | TicketStep | NoteStep
 _STEP_TYPES: dict[str, type[Step]] = {
-    cls.type: cls for cls in (OwnerStep, StatusStep, LocationStep, TicketStep)
+    cls.type: cls for cls in (OwnerStep, StatusStep, LocationStep, TicketStep, NoteStep)
 }
 
 
@@ -446,14 +474,33 @@ def checkin_sentence(
     return text + (": " + ", ".join(details) if details else "")
 
 
-def describe(change: Change) -> str:
+def update_sentence(tag: str, steps: list[Step]) -> str:
+    """ "Update CB-004512: status “In Repair”, location and room, notes"."""
+    parts: list[str] = []
+    for step in steps:
+        if isinstance(step, StatusStep):
+            parts.append(f"status “{step.status_name}”" if step.status_name else "status")
+        elif isinstance(step, LocationStep):
+            parts.append("location and room" if step.room_id else "location")
+        elif isinstance(step, NoteStep):
+            parts.append("notes")
+    return f"Update {tag}" + (": " + ", ".join(parts) if parts else "")
+
+
+def describe(change: Change, name: Callable[[str], str] | None = None) -> str:
+    """The change in one line ("Give CB-004512 to Ana Ruiz"). `name` turns each recorded
+    name into the text printed (the window's privacy style, `kiosk.core.privacy`); without
+    it names are printed as recorded (the journal, the outbox, the command line)."""
+    show = name or _as_recorded
     if change.summary:
         return change.summary
+    if change.kind is ChangeKind.UPDATE:
+        return update_sentence(change.asset_tag, change.steps)
     accessories = change.accessory_tags
     if change.kind is ChangeKind.CHECKIN:
         text = checkin_sentence(
             change.asset_tag,
-            change.from_owner_name,
+            show(change.from_owner_name) if change.from_owner_name else None,
             change.condition,
             ticket=change.ticket is not None,
             charger_returned=change.charger_returned,
@@ -463,12 +510,18 @@ def describe(change: Change) -> str:
     else:
         text = give_sentence(
             change.asset_tag,
-            change.to_owner_name or "someone",
-            (change.from_owner_name or "someone else") if change.from_owner_id else None,
+            show(change.to_owner_name) if change.to_owner_name else "someone",
+            (show(change.from_owner_name) if change.from_owner_name else "someone else")
+            if change.from_owner_id
+            else None,
         )
     if accessories:
         text += " (with " + ", ".join(accessories) + ")"
     return text
+
+
+def _as_recorded(name: str) -> str:
+    return name
 
 
 # --- applying a plan -----------------------------------------------------------------
@@ -664,6 +717,11 @@ class ChangeService:
             change.last_error = (
                 f"{tag}'s status changed in Incident IQ since (it is now "
                 f"“{asset.status_name or 'another status'}”)."
+            )
+        elif isinstance(step, NoteStep):
+            change.last_error = (
+                f"{tag}'s notes were changed in Incident IQ since it was read: nothing was "
+                "overwritten."
             )
         else:
             change.last_error = (

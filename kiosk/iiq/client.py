@@ -16,7 +16,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -41,9 +41,11 @@ from kiosk.iiq.errors import (
 from kiosk.iiq.models import (
     Activity,
     Asset,
+    AssetModelInfo,
     Filter,
     Location,
     LoginInfo,
+    Page,
     Person,
     Room,
     StatusType,
@@ -378,6 +380,31 @@ class IIQClient:
         rows = await self._paged("POST", "/assets", body, page_size, max_items)
         return _parse_list(Asset, rows)
 
+    async def asset_pages(
+        self, filters: Sequence[Filter] = (), *, page_size: int = 100
+    ) -> AsyncIterator[Page[Asset]]:
+        """The asset query (`POST /assets`), one page at a time, until `Paging` says it
+        was the last: a large query never sits in memory whole. Each page is parsed on its
+        own; the caller may stop early."""
+        body = {
+            "Filters": [f.to_json() for f in filters],
+            "OnlyShowDeleted": False,
+            "FilterByViewPermission": True,
+        }
+        async for page in self._pages("POST", "/assets", body, page_size):
+            yield Page(
+                _parse_list(Asset, page.items), page.total_rows, page.page_count, page.page_index
+            )
+
+    async def asset_models(self) -> list[AssetModelInfo]:
+        """The asset models of the site, to resolve a model's name to its id.
+
+        `GET /assets/models` is not in the official controllers (they only have the
+        manufacturers); it is the route community descriptions of the API use. A site
+        without it answers 404 (route missing): the caller then filters by name."""
+        reply = await self._send("GET", "/assets/models")
+        return _parse_list(AssetModelInfo, _items(reply))
+
     async def assets_for(self, user_id: str) -> list[Asset]:
         """The assets a person owns now."""
         return await self._lookup(f"/assets/for/{path_segment(user_id)}")
@@ -406,6 +433,54 @@ class IIQClient:
         body = {"Filters": [f.to_json() for f in filters], "OnlyShowDeleted": False}
         rows = await self._paged("POST", "/users", body, page_size, max_items)
         return _parse_list(Person, rows)
+
+    async def user_pages(
+        self, filters: Sequence[Filter] = (), *, page_size: int = 100
+    ) -> AsyncIterator[Page[Person]]:
+        """The people query (`POST /users`), one page at a time (see `asset_pages`)."""
+        body = {"Filters": [f.to_json() for f in filters], "OnlyShowDeleted": False}
+        async for page in self._pages("POST", "/users", body, page_size):
+            yield Page(
+                _parse_list(Person, page.items), page.total_rows, page.page_count, page.page_index
+            )
+
+    async def asset_page(
+        self, filters: Sequence[Filter] = (), *, page_size: int = 100, page: int = 0
+    ) -> Page[Asset]:
+        """One page (`$p`, zero-based) of the asset query, for a reader that keeps its own
+        place between runs (an event's prepare resumes where it stopped). The reply's
+        `Paging` (None where absent) says whether more follow."""
+        body = {
+            "Filters": [f.to_json() for f in filters],
+            "OnlyShowDeleted": False,
+            "FilterByViewPermission": True,
+        }
+        raw = await self._one_page("POST", "/assets", body, page_size, page)
+        return Page(_parse_list(Asset, raw.items), raw.total_rows, raw.page_count, raw.page_index)
+
+    async def user_page(
+        self, filters: Sequence[Filter] = (), *, page_size: int = 100, page: int = 0
+    ) -> Page[Person]:
+        """One page of the people query (see `asset_page`)."""
+        body = {"Filters": [f.to_json() for f in filters], "OnlyShowDeleted": False}
+        raw = await self._one_page("POST", "/users", body, page_size, page)
+        return Page(_parse_list(Person, raw.items), raw.total_rows, raw.page_count, raw.page_index)
+
+    async def _one_page(
+        self, method: str, path: str, body: dict[str, Any], page_size: int, page: int
+    ) -> Page[Any]:
+        reply = await self._send(method, f"{path}?$s={page_size}&$p={page}", body=body)
+        batch = _items(reply)
+        paging = reply.get("Paging") if isinstance(reply, dict) else None
+        if isinstance(paging, dict) and paging.get("PageCount") is not None:
+            total = paging.get("TotalRows")
+            return Page(
+                batch,
+                _int(total, len(batch)) if total is not None else None,
+                _int(paging.get("PageCount"), 0),
+                _int(paging.get("PageIndex"), page),
+            )
+        return Page(batch, None, None, page)
 
     async def user(self, user_id: str) -> Person:
         reply = await self._send("GET", f"/users/{path_segment(user_id)}")
@@ -557,6 +632,43 @@ class IIQClient:
                     return rows
             elif len(batch) < page_size:
                 return rows
+            page += 1
+
+    async def _pages(
+        self, method: str, path: str, body: dict[str, Any] | None, page_size: int
+    ) -> AsyncIterator[Page[Any]]:
+        """A paged list, one raw page at a time. Paging is trusted over the page length (a
+        server may cap `$s` below what was asked); only without Paging does an empty or
+        short page end it. A page that repeats one already read (its index, or without
+        Paging its first row) ends it unread, so a server that ignores `$p` cannot loop
+        forever nor hand the same rows out twice."""
+        page = 0
+        first_rows: set[str] = set()
+        while True:
+            reply = await self._send(method, f"{path}?$s={page_size}&$p={page}", body=body)
+            batch = _items(reply)
+            paging = reply.get("Paging") if isinstance(reply, dict) else None
+            if isinstance(paging, dict) and paging.get("PageCount") is not None:
+                index = _int(paging.get("PageIndex"), page)
+                count = _int(paging.get("PageCount"), 0)
+                total = paging.get("TotalRows")
+                if index < page:
+                    log.warning("the server sent page %d again for page %d: stopped", index, page)
+                    return
+                yield Page(
+                    batch, _int(total, len(batch)) if total is not None else None, count, index
+                )
+                if not batch or index + 1 >= count:
+                    return
+            else:
+                first = json.dumps(batch[0], sort_keys=True, default=str) if batch else ""
+                if first in first_rows:
+                    log.warning("the server sent the rows of an earlier page again: stopped")
+                    return
+                first_rows.add(first)
+                yield Page(batch, None, None, page)
+                if not batch or len(batch) < page_size:
+                    return
             page += 1
 
     async def _send(
@@ -719,6 +831,60 @@ class IIQClient:
                 continue
             log.debug("offline probe: GET /login -> %d", response.status_code)
             self._came_online()
+
+    # --- the self-check ---------------------------------------------------------------
+
+    async def probe(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None
+    ) -> ProbeReply:
+        """One request exactly as sent, for the district self-check (`kiosk.core.doctor`):
+        the usual headers, no retry, no offline latch (it always goes to the network; a
+        reply reopens the latch, a failure does not close it), and no exception for an
+        error status. The reply keeps the status, the headers (`Date`, `Retry-After`), the
+        parsed body and, for a status outside 2xx, the error the client would raise for it
+        (so a 404 says whether the route or the record is missing). Raises `NetworkError`
+        when no reply came. `path` is sent as given: encode scanned text with
+        `path_segment`. Nothing here logs the token, the headers or a person search."""
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise NetworkError(
+                "Cannot reach Incident IQ. Check the site address and the network connection.",
+                timeout=isinstance(exc, httpx.TimeoutException),
+                request_sent=connected and not isinstance(exc, httpx.PoolTimeout),
+                detail=f"{method} {_loggable(path)}: no reply ({type(exc).__name__}: {exc})",
+            ) from exc
+        elapsed = time.perf_counter() - started
+        self._came_online()
+        data = _error_body(response)
+        status = response.status_code
+        log.debug("probe %s %s -> %d in %.0f ms", method, _loggable(path), status, elapsed * 1000)
+        return ProbeReply(
+            status=status,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            data=None if data is _NOT_JSON else data,
+            is_json=data is not _NOT_JSON,
+            text=response.text[:BODY_LOG_LIMIT],
+            elapsed_s=elapsed,
+            error=None if 200 <= status < 300 else _error_for(response, method, path),
+        )
+
+
+@dataclass(frozen=True)
+class ProbeReply:
+    """A raw reply (`IIQClient.probe`). `data` is the parsed JSON body (None when the body
+    is empty or not JSON: `is_json` tells which); `text` is its start, for a log line;
+    `error` is the client's reading of an error status (None for 2xx)."""
+
+    status: int
+    headers: dict[str, str]  # lower-case names
+    data: Any
+    is_json: bool
+    text: str
+    elapsed_s: float
+    error: IIQError | None = None
 
 
 def _log_probe_end(task: asyncio.Task[None]) -> None:

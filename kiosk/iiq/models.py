@@ -192,6 +192,15 @@ class StatusType(IIQModel):
     is_retired: bool = False
 
 
+class AssetModelInfo(IIQModel):
+    """An asset model of the site (`GET /assets/models`): its id and the names around it."""
+
+    model_id: str
+    name: str = ""
+    manufacturer: NamedRef | None = None
+    category: NamedRef | None = None
+
+
 class LocationTypeRef(IIQModel):
     name: str | None = None
 

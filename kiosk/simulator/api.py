@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 from kiosk.simulator.dataset import Record, format_date
 from kiosk.simulator.demo import DEMO
 from kiosk.simulator.faults import AFTER_KINDS, FaultInjector
-from kiosk.simulator.state import SimState, _norm_id
+from kiosk.simulator.state import SimState, _model_ref, _norm_id
 
 API_PREFIX = "/api/v1.0"
 DEFAULT_PAGE_SIZE = 20
@@ -204,6 +204,12 @@ class SimContext:
     site_id: str
     checkout_routes_enabled: bool = True
     latency_ms: int = 0
+    #: How the tag route answers a tag no device has: 200 with empty Items (what the docs
+    #: say) or 404 with an application JSON body (ErrorKey); the real one is unconfirmed.
+    tag_not_found_status: int = 200
+    #: The largest `$s` the asset query (`POST /assets`) honours (None: MAX_PAGE_SIZE), as
+    #: a real site may cap it: a client must follow `Paging`, not the page length.
+    asset_query_page_cap: int | None = None
 
 
 @dataclass
@@ -327,6 +333,45 @@ def _evaluate(
     return all(groups.values())
 
 
+#: Asset facets a whole filter group of can be answered by one set lookup (an event's
+#: hundreds of owners or tags in one query), with the same result as `_evaluate`.
+_SET_FACETS = {
+    "user": ("OwnerId", "id"),
+    "owner": ("OwnerId", "id"),
+    "assettag": ("AssetTag", "value"),
+}
+
+
+def _fold(value: Any) -> str:
+    return str(value).strip().casefold() if value is not None else ""
+
+
+def _set_groups(
+    filters: list[dict[str, Any]],
+) -> tuple[list[tuple[str, set[str]]], list[dict[str, Any]]]:
+    """Split off the groups (same GroupIndex) made only of plain `user`/`owner` (by Id) or
+    `assettag` (by Value) filters of one facet: (field, wanted values) each, and the rest."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for f in filters:
+        if f.get("groupindex") is not None:
+            groups.setdefault(f["groupindex"], []).append(f)
+    sets: list[tuple[str, set[str]]] = []
+    taken: set[int] = set()
+    for members in groups.values():
+        facets = {f["facet"].casefold() for f in members}
+        if len(facets) != 1 or (facet := facets.pop()) not in _SET_FACETS:
+            continue
+        field_name, key = _SET_FACETS[facet]
+        values = [f.get(key) for f in members]
+        if any(f.get("negative") for f in members) or not all(
+            isinstance(v, str) and v for v in values
+        ):
+            continue
+        sets.append((field_name, {_fold(v) for v in values}))
+        taken.update(id(f) for f in members)
+    return sets, [f for f in filters if id(f) not in taken]
+
+
 def _filter_value(f: dict[str, Any]) -> str | None:
     for key in ("value", "name"):
         value = f.get(key)
@@ -434,6 +479,8 @@ class IncidentIQApi:
 
     def asset_by_tag(self, call: Call) -> Reply:
         found = self.state.asset_by_tag(call.params["tag"])
+        if not found and self.ctx.tag_not_found_status == 404:
+            raise not_found("Asset not found", "AssetNotFound")
         return lookup(self.state.api_asset(a) for a in _sorted_assets(found))
 
     def asset_by_serial(self, call: Call) -> Reply:
@@ -453,17 +500,30 @@ class IncidentIQApi:
         asset = self._asset_or_404(call.params["asset_id"])
         return paged(self.state.activities(asset["AssetId"]), call.query, self.state.api_activity)
 
+    def asset_models(self, call: Call) -> Reply:
+        # Not in the official controllers; see IIQClient.asset_models.
+        models = sorted(self.state.models.values(), key=lambda m: (m["Name"], m["ModelId"]))
+        return lookup(_model_ref(m) for m in models)
+
     def assets_query(self, call: Call) -> Reply:
         filters, deleted = _filters(call.body)
         for f in filters:
             if f["facet"].casefold() not in self.ASSET_FACETS:
                 raise invalid("Filters", f"Unknown asset facet '{f['facet']}'.")
+        sets, rest = _set_groups(filters)
         found = [
             a
             for a in self.state.assets.values()
-            if bool(a["IsDeleted"]) == deleted and _evaluate(filters, a, self._asset_facet)
+            if bool(a["IsDeleted"]) == deleted
+            and all(_fold(a[name]) in wanted for name, wanted in sets)
+            and _evaluate(rest, a, self._asset_facet)
         ]
-        return paged(_sorted_assets(found), call.query, self.state.api_asset)
+        query = call.query
+        cap = self.ctx.asset_query_page_cap
+        if cap is not None:
+            size, _ = _page_args(query)
+            query = {**query, "$s": str(min(size, cap))}
+        return paged(_sorted_assets(found), query, self.state.api_asset)
 
     def _asset_facet(self, facet: str, f: dict[str, Any], asset: Record) -> bool:
         value = _filter_value(f)
@@ -824,6 +884,7 @@ ROUTES: tuple[Route, ...] = (
     _route(
         "POST", "assets/checkouts/checkin", A.checkin, mutating=True, checkout=True, needs_body=True
     ),
+    _route("GET", "assets/models", A.asset_models),
     _route("GET", "assets/{asset_id}/activities", A.asset_activities),
     _route("POST", "assets/{asset_id}/status/{status_id}", A.asset_status, mutating=True),
     _route("POST", "assets/{asset_id}/owner", A.asset_owner, mutating=True, needs_body=True),

@@ -254,6 +254,29 @@ class Simulator:
         self._ctx.checkout_routes_enabled = bool(value)
 
     @property
+    def tag_not_found_status(self) -> int:
+        """How an unknown tag answers: 200 (empty Items, the default) or 404 (JSON with
+        an ErrorKey), the two replies a real district may give."""
+        return self._ctx.tag_not_found_status
+
+    @tag_not_found_status.setter
+    def tag_not_found_status(self, value: int) -> None:
+        if value not in (200, 404):
+            raise ValueError("tag_not_found_status must be 200 or 404")
+        self._ctx.tag_not_found_status = int(value)
+
+    @property
+    def asset_query_page_cap(self) -> int | None:
+        """The largest `$s` the asset query honours (None: the usual maximum)."""
+        return self._ctx.asset_query_page_cap
+
+    @asset_query_page_cap.setter
+    def asset_query_page_cap(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError("asset_query_page_cap must be None or at least 1")
+        self._ctx.asset_query_page_cap = value
+
+    @property
     def latency_ms(self) -> int:
         return self._ctx.latency_ms
 
@@ -288,6 +311,8 @@ class Simulator:
         self._ctx.recorder.clear()
         self._ctx.faults.clear()
         self._ctx.checkout_routes_enabled = True
+        self._ctx.tag_not_found_status = 200
+        self._ctx.asset_query_page_cap = None
         self._ctx.latency_ms = self._initial_latency_ms
 
     def configure(self, settings: dict[str, Any]) -> dict[str, Any]:

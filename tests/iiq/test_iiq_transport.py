@@ -1019,3 +1019,24 @@ def test_person_search_query_not_in_any_log_record(caplog: pytest.LogCaptureFixt
             record.name,
             record.getMessage(),
         )
+
+
+@pytest.mark.parametrize("with_paging", [True, False])
+def test_a_server_that_ignores_the_page_number_is_read_once(with_paging: bool) -> None:
+    """`$p` ignored: every request answers the first page. The query stops at the repeat,
+    with every row once, instead of looping or handing out the same rows again."""
+    rows = [{"AssetId": f"a{i}", "AssetTag": f"T{i}"} for i in range(2)]
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["$p"])
+        body: dict[str, Any] = {"Items": rows}
+        if with_paging:
+            body["Paging"] = {"PageIndex": 0, "PageCount": 5, "PageSize": 2, "TotalRows": 10}
+        return httpx.Response(200, json=body)
+
+    async def action(client: IIQClient) -> list[str]:
+        return [a.asset_id async for page in client.asset_pages(page_size=2) for a in page.items]
+
+    assert call(server, action) == ["a0", "a1"]
+    assert asked == ["0", "1"]
