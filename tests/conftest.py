@@ -53,6 +53,17 @@ def _isolated_dirs(
     monkeypatch.delenv("IIQ_TOKEN", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_machine_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The machine-wide file of the computer running the tests (/etc/iiq-kiosk/config.toml,
+    # %PROGRAMDATA%\iiq-kiosk\config.toml) is never read, also by code given its own env.
+    nowhere = tmp_path_factory.getbasetemp() / "no-machine-config.toml"
+    monkeypatch.setenv("IIQ_KIOSK_MACHINE_CONFIG", str(nowhere))
+    monkeypatch.setattr("kiosk.config.default_machine_config_path", lambda: nowhere)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh asyncio loop (tests without Qt)."""
     return asyncio.run(coro)

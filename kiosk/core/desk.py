@@ -57,7 +57,12 @@ class Outcome:
 
 
 class UndoRefusedError(Exception):
-    """The change cannot be undone here; the message says why, in words."""
+    """The change cannot be undone here; the message says why, in words. `change`: the
+    change it names (a window with privacy on words its people its own way)."""
+
+    def __init__(self, message: str, change: Change | None = None) -> None:
+        super().__init__(message)
+        self.change = change
 
 
 @dataclass(frozen=True)
@@ -139,31 +144,36 @@ class ChangeDesk:
             raise UndoRefusedError("That change is not in this kiosk's journal.")
         what = original.description
         if original.kind is ChangeKind.UNDO:
-            raise UndoRefusedError(f"“{what}” was itself an undo: change it in the usual way.")
+            raise UndoRefusedError(
+                f"“{what}” was itself an undo: change it in the usual way.", original
+            )
         age = self._now() - datetime.fromisoformat(original.created_at)
         if age > timedelta(minutes=self.undo_minutes):
             raise UndoRefusedError(
                 f"“{what}” is older than {self.undo_minutes:g} minutes: change it in the "
-                "usual way (or in Incident IQ)."
+                "usual way (or in Incident IQ).",
+                original,
             )
         for earlier in await self._journal.undo_of(change_id):
             if earlier.state in (ChangeState.DONE, ChangeState.PENDING):
-                raise UndoRefusedError(f"“{what}” was undone already.")
+                raise UndoRefusedError(f"“{what}” was undone already.", original)
         if original.state is ChangeState.PENDING:
             if self.outbox.in_flight(change_id) or original.in_doubt or _started(original):
                 raise UndoRefusedError(
-                    f"“{what}” is being sent right now: try again in a few seconds."
+                    f"“{what}” is being sent right now: try again in a few seconds.",
+                    original,
                 )
             return UndoPlan(original, f"Take back “{what}” before it is sent?", None)
         if original.state is not ChangeState.DONE:
             raise UndoRefusedError(
-                f"“{what}” did not change Incident IQ ({original.state.value}): nothing to undo."
+                f"“{what}” did not change Incident IQ ({original.state.value}): nothing to undo.",
+                original,
             )
         steps: list[Step] = [
             r for r in (s.reverse() for s in reversed(original.steps)) if r is not None
         ]
         if not steps:
-            raise UndoRefusedError(f"“{what}” has nothing that can be undone.")
+            raise UndoRefusedError(f"“{what}” has nothing that can be undone.", original)
         question = _undo_question(original, steps)
         change = Change(
             kind=ChangeKind.UNDO,
@@ -190,7 +200,8 @@ class ChangeDesk:
         if withdrawn is None:
             raise UndoRefusedError(
                 f"“{plan.original.description}” is being sent right now: try again in a few "
-                "seconds."
+                "seconds.",
+                plan.original,
             )
         record = Change(
             kind=ChangeKind.UNDO,

@@ -216,8 +216,18 @@ def test_checkin_change_good(sim: Simulator) -> None:
 @pytest.mark.parametrize(
     ("condition", "charger", "note", "lines"),
     [
-        (Condition.DAMAGED, False, "Key missing", ["Charger returned: no.", "Note: Key missing"]),
-        (Condition.BROKEN, None, None, ["Charger returned: not asked."]),
+        (
+            Condition.DAMAGED,
+            False,
+            "Key missing",
+            ["Charger returned: no.", "Checked in at Gym 1 by Pat Morgan.", "Note: Key missing"],
+        ),
+        (
+            Condition.BROKEN,
+            None,
+            None,
+            ["Charger returned: not asked.", "Checked in at Gym 1 by Pat Morgan."],
+        ),
     ],
 )
 def test_checkin_change_damaged_prepares_a_repair_ticket_for_the_owner(
