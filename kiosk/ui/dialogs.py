@@ -4,6 +4,7 @@ several devices or people, answer a yes/no question (undo, a batch's person).
 All ignore every key for the first half second after they open (`guard_ms`): a scanner's
 trailing Enter or a double scan must never confirm or dismiss something nobody has seen.
 Open them with `open()` and listen to `finished`; never `exec()` (it would nest the loop).
+Those that name people take the station's `NameStyle` (`names`: in full, or private).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.core.changes import Condition, give_sentence
+from kiosk.core.privacy import FULL, NameStyle
 from kiosk.core.rules import TransferCheck
 from kiosk.iiq.models import Asset, Person
-from kiosk.ui.views import label, person_text, shown, wrapping_list
+from kiosk.ui.views import id_text, label, person_text, shown, wrapping_list
 
 GUARD_MS = 500
 T = TypeVar("T")
@@ -129,19 +131,19 @@ class ConfirmTransferDialog(GuardedDialog):
         held_count: int = 0,
         accessory: Asset | None = None,
         guard_ms: int = GUARD_MS,
+        names: NameStyle = FULL,
     ) -> None:
         super().__init__(parent, guard_ms)
         self.setObjectName("confirmDialog")
         self.setWindowTitle("Confirm")
         owner = check.from_owner
+        owner_name = shown(names.person_name(owner)) if owner else None
         device = f"{shown(asset.asset_tag or asset.serial_number)}" + (
             f" ({shown(asset.model_name)})" if asset.model_name else ""
         )
         if accessory is not None:
             device += f" with {shown(accessory.asset_tag)}"
-        sentence = give_sentence(
-            device, person_text(person), shown(owner.display_name) if owner else None
-        )
+        sentence = give_sentence(device, person_text(person, names), owner_name)
         self.sentence = label(sentence + "?", "confirmSentence")
 
         device_box = _box(
@@ -151,14 +153,14 @@ class ConfirmTransferDialog(GuardedDialog):
                 shown(asset.model_name),
                 f"Serial {shown(asset.serial_number)}" if asset.serial_number else "",
                 f"Status: {shown(asset.status_name)}" if asset.status_name else "",
-                f"Now with: {shown(owner.display_name)}" if owner else "Now with: nobody",
+                f"Now with: {owner_name}" if owner_name else "Now with: nobody",
                 f"Charger: {shown(accessory.asset_tag)}" if accessory else "",
             ],
         )
         person_lines = [
-            shown(person.display_name),
+            shown(names.person_name(person)),
             f"Grade {shown(person.grade, 12)}" if person.grade else (person.role_label or ""),
-            f"ID {shown(person.school_id_number, 24)}" if person.school_id_number else "",
+            id_text(person, names),
             f"Already has {held_count} device{'s' if held_count != 1 else ''}"
             if held_count
             else "Has no other device",
@@ -171,7 +173,11 @@ class ConfirmTransferDialog(GuardedDialog):
         boxes.addWidget(person_box, 1)
 
         self.warnings = label(
-            "\n".join(f"Warning: {shown(w, 300)}" for w in check.warnings), "warningText"
+            "\n".join(
+                f"Warning: {shown(names.about_people(w, person, owner), 300)}"
+                for w in check.warnings
+            ),
+            "warningText",
         )
         self.warnings.setVisible(bool(check.warnings))
 
@@ -239,13 +245,19 @@ class DevicePickerDialog(PickerDialog[Asset]):
     """Several devices share the scanned tag: show them all, let the operator pick one."""
 
     def __init__(
-        self, parent: QWidget | None, query: str, assets: list[Asset], *, guard_ms: int = GUARD_MS
+        self,
+        parent: QWidget | None,
+        query: str,
+        assets: list[Asset],
+        *,
+        guard_ms: int = GUARD_MS,
+        names: NameStyle = FULL,
     ) -> None:
         rows = [
             f"{shown(asset.asset_tag)}  ·  {shown(asset.model_name) or 'unknown model'}\n"
             f"serial {shown(asset.serial_number) or 'none'}  ·  "
             f"{shown(asset.status_name) or 'no status'}"
-            f"  ·  with {shown(asset.owner_name) or 'nobody'}"
+            f"  ·  with {shown(names.name(asset.owner_name)) or 'nobody'}"
             for asset in assets
         ]
         question = (
@@ -265,9 +277,10 @@ class PersonPickerDialog(PickerDialog[Person]):
         people: list[Person],
         *,
         guard_ms: int = GUARD_MS,
+        names: NameStyle = FULL,
     ) -> None:
         question = f"{len(people)} people fit “{shown(query)}”. Who is it?"
-        rows = [person_text(person) for person in people]
+        rows = [person_text(person, names) for person in people]
         super().__init__(parent, question, people, rows, title="Several people", guard_ms=guard_ms)
         self.people = people
 
@@ -314,6 +327,7 @@ class CheckinDialog(GuardedDialog):
         ask_charger: bool,
         charger_tag: str | None = None,
         guard_ms: int = GUARD_MS,
+        names: NameStyle = FULL,
     ) -> None:
         super().__init__(parent, guard_ms)
         self.setObjectName("confirmDialog")
@@ -326,7 +340,7 @@ class CheckinDialog(GuardedDialog):
         owner = asset.owner
         tag = shown(asset.asset_tag or asset.serial_number)
         if asset.current_owner_id:
-            who = person_text(owner) if owner else "someone (name not shown)"
+            who = person_text(owner, names) if owner else "someone (name not shown)"
             question = f"Check in {tag} from {who}?"
         else:
             question = f"{tag} has no owner in Incident IQ. Set its status and location only?"

@@ -38,6 +38,7 @@ class EarlyKeys(QObject):
         super().__init__(window)
         self._window = window
         self._keys: list[_Key] = []
+        self._released = False
         app = QApplication.instance()
         if app is None:
             raise RuntimeError("EarlyKeys needs a QApplication")
@@ -71,7 +72,10 @@ class EarlyKeys(QObject):
 
     def release(self) -> int:
         """Stop holding, and send what was held to the focused widget (or the window).
-        Returns the number of key presses handed on."""
+        Returns the number of key presses handed on (0 once released already)."""
+        if self._released:
+            return 0
+        self._released = True
         self._app.removeEventFilter(self)
         keys, self._keys = self._keys, []
         presses = sum(1 for k in keys if k.kind == QEvent.Type.KeyPress)

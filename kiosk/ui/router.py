@@ -18,7 +18,7 @@ from kiosk.iiq.models import Person
 from kiosk.ui.flows.base import Flow
 from kiosk.ui.main_window import MainWindow
 from kiosk.ui.scanner import ScannerFilter
-from kiosk.ui.screens import Screens
+from kiosk.ui.screens import FINISH_FIRST, Screens
 from kiosk.ui.views import shown
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,7 @@ class ScanRouter(QObject):
 
     def _on_scan(self, text: str) -> None:
         if self._screens.dialog is not None:
-            self._screens.toast(
-                "Finish the open question first: Enter confirms, Esc cancels.", "warning"
-            )
+            self._screens.toast(FINISH_FIRST, "warning")
             return
         flow = self._active()
         if not flow.repeats_allowed and self._double.is_double(text, self._clock()):

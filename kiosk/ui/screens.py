@@ -2,7 +2,8 @@
 
 Flows never touch the main window's widgets. They show a page (ready, device card, panel,
 result, notice), a toast, a sound, a list of people, or run a dialog and await its answer.
-Focus always goes where the next scan or key is expected.
+Focus always goes where the next scan or key is expected. What names a person is shown in
+the station's `NameStyle`, which the flow hands over with it (`names`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from datetime import datetime
 
 from PySide6.QtWidgets import QDialog
 
+from kiosk.core.privacy import NameStyle
 from kiosk.iiq.models import Activity, Asset, Person
 from kiosk.ui.feedback import Feedback, Kind
 from kiosk.ui.main_window import MainWindow
 from kiosk.ui.sound import SoundPlayer
 
 log = logging.getLogger(__name__)
+
+
+#: Said when something would open over a question that is still open.
+FINISH_FIRST = "Finish the open question first: Enter confirms, Esc cancels."
 
 
 class Screens:
@@ -57,11 +63,11 @@ class Screens:
         w.stack.setCurrentWidget(w.ready)
         w.ready.input.setFocus()
 
-    def card(self, asset: Asset, seen_at: datetime | None = None) -> None:
+    def card(self, asset: Asset, seen_at: datetime | None = None, *, names: NameStyle) -> None:
         """The device card, nothing else of the last person on it."""
         device = self.window.device
         device.clear()
-        device.card.show_asset(asset, seen_at)
+        device.card.show_asset(asset, seen_at, names)
 
     def step(self, prompt: str, placeholder: str, *, lookup: bool = False) -> None:
         """The card's next step: the field for the person (or the next tag in look-up)."""
@@ -77,11 +83,11 @@ class Screens:
     def refocus_step(self) -> None:
         self.window.device.person_input.setFocus()
 
-    def activity(self, items: list[Activity]) -> None:
-        self.window.device.show_activity(items)
+    def activity(self, items: list[Activity], *, names: NameStyle) -> None:
+        self.window.device.show_activity(items, names)
 
-    def people(self, people: list[Person], note: str, *, select: bool) -> None:
-        self.window.device.show_people(people, note, select=select)
+    def people(self, people: list[Person], note: str, *, select: bool, names: NameStyle) -> None:
+        self.window.device.show_people(people, note, select=select, names=names)
 
     def clear_people(self) -> None:
         self.window.device.clear_people()
@@ -141,10 +147,12 @@ class Screens:
         self.sounds.play(kind)
 
     def clear(self) -> None:
-        """Nothing of any person stays on screen (idle, mode change)."""
+        """Nothing of any person stays on screen (idle, mode change): the open dialog
+        closes, and no page keeps the last person's name, not even out of view."""
         self.close_dialog()
         self.window.device.clear()
         self.window.ready.input.clear()
+        self.window.result.clear()
         self.window.panel.show_panel("", "", placeholder="")
 
     # --- dialogs -------------------------------------------------------------------

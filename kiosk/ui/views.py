@@ -5,11 +5,13 @@ Every screen keeps its text in plain labels so that tests (and people) can read 
 marks its parts with object names and dynamic properties that `resources/style.qss` styles.
 Text that comes from Incident IQ or a scanner goes through `shown()`: control and bidi
 override characters removed, length bounded, names isolated so that a right-to-left name
-cannot reorder the ID and grade printed beside it.
+cannot reorder the ID and grade printed beside it. Names and ID numbers go through the
+station's `NameStyle` first (`kiosk.core.privacy`: in full, or "Ana R.", "ID ••••4518").
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.core.privacy import FULL, NameStyle
 from kiosk.core.text import clean_text, isolate
 from kiosk.resources import resource_path
 
@@ -54,16 +57,29 @@ def shown(text: str | None, limit: int = SHOWN_LIMIT) -> str:
 _RTL = frozenset({"R", "AL", "AN"})
 
 
-def person_text(person: Person) -> str:
-    """ "Ana Ruiz, grade 07, ID 204518" for a screen (isolated parts, bounded length)."""
-    parts = [shown(person.display_name)]
+def person_text(person: Person, names: NameStyle = FULL) -> str:
+    """ "Ana Ruiz, grade 07, ID 204518" for a screen (isolated parts, bounded length);
+    privately "Ana R., grade 07, ID ••••4518"."""
+    parts = [shown(names.person_name(person))]
     if person.grade:
         parts.append(f"grade {shown(person.grade, 12)}")
     if person.school_id_number:
-        parts.append(f"ID {shown(person.school_id_number, 24)}")
+        parts.append(id_text(person, names))
     elif person.role_label:
         parts.append(person.role_label)
     return ", ".join(parts)
+
+
+def sentence(text: str) -> str:
+    """`text` ended with a full stop, unless it ends with one already (a private name,
+    "…for Ana R.")."""
+    return text if text.endswith(".") else text + "."
+
+
+def id_text(person: Person, names: NameStyle = FULL) -> str:
+    """ "ID 204518" (privately "ID ••••4518"), or "" for a person with no ID number."""
+    number = names.school_id(person.school_id_number)
+    return f"ID {shown(number, 24)}" if number else ""
 
 
 def label(text: str = "", name: str | None = None, *, wrap: bool = True) -> QLabel:
@@ -164,7 +180,9 @@ class DeviceCard(QFrame):
         layout.addLayout(grid)
         layout.addStretch(1)
 
-    def show_asset(self, asset: Asset, seen_at: datetime | None = None) -> None:
+    def show_asset(
+        self, asset: Asset, seen_at: datetime | None = None, names: NameStyle = FULL
+    ) -> None:
         """Fill the card; `seen_at` marks an offline answer from the kiosk's memory."""
         self.tag.setText(clean_text(asset.asset_tag or "", SHOWN_LIMIT) or "(no tag)")
         if seen_at is not None:
@@ -178,7 +196,7 @@ class DeviceCard(QFrame):
         self.values["Serial"].setText(shown(asset.serial_number) or "none recorded")
         self.values["Status"].setText(shown(asset.status_name) or "unknown")
         self.values["Location"].setText(shown(where, 2 * SHOWN_LIMIT) or "not recorded")
-        self.values["Owner"].setText(_owner_text(asset))
+        self.values["Owner"].setText(_owner_text(asset, names))
         self.values["Tickets"].setText(
             "none open" if not tickets else f"{tickets} open ticket{'s' if tickets > 1 else ''}"
         )
@@ -196,13 +214,13 @@ class DeviceCard(QFrame):
         return "\n".join([self.tag.text(), self.note.text(), *rows])
 
 
-def _owner_text(asset: Asset) -> str:
+def _owner_text(asset: Asset, names: NameStyle) -> str:
     owner = asset.owner
     if not asset.current_owner_id:
         return "nobody (free)"
     if owner is None:
         return "someone (name not shown by Incident IQ)"
-    return person_text(owner)
+    return person_text(owner, names)
 
 
 class DevicePage(QWidget):
@@ -275,19 +293,18 @@ class DevicePage(QWidget):
             return True
         return False
 
-    def show_people(self, people: list[Person], note: str, *, select: bool) -> None:
+    def show_people(
+        self, people: list[Person], note: str, *, select: bool, names: NameStyle = FULL
+    ) -> None:
         """The people list for the typed text; `select` moves the keyboard into it."""
         self.results.clear()
         for person in people:
-            details = [
-                f"ID {shown(person.school_id_number, 24)}" if person.school_id_number else ""
-            ]
+            details = [id_text(person, names)]
             details.append(
                 f"grade {shown(person.grade, 12)}" if person.grade else person.role_label or ""
             )
-            item = QListWidgetItem(
-                f"{shown(person.display_name)}\n{'  ·  '.join(d for d in details if d)}".strip()
-            )
+            name = shown(names.person_name(person))
+            item = QListWidgetItem(f"{name}\n{'  ·  '.join(d for d in details if d)}".strip())
             item.setData(Qt.ItemDataRole.UserRole, person)
             self.results.addItem(item)
         self.results_note.setText(note)
@@ -299,12 +316,18 @@ class DevicePage(QWidget):
         self.results.clear()
         self.results_note.clear()
 
-    def show_activity(self, items: list[Activity]) -> None:
+    def show_activity(self, items: list[Activity], names: NameStyle = FULL) -> None:
+        """The device's history. Privately, each line says what kind of change it was and
+        not Incident IQ's description of it: that is free text naming past owners in full
+        ("Transferred from Ben Li to Ana Ruiz"), whom the kiosk cannot pick out of it."""
         self.activity.clear()
         for item in items:
             when = (item.activity_date or "")[:16].replace("T", " ")
-            what = item.description or item.activity_type or "change"
-            by = f" ({shown(item.by)})" if item.by else ""
+            if names.private:
+                what = _activity_kind(item.activity_type)
+            else:
+                what = item.description or item.activity_type or "change"
+            by = f" ({shown(names.name(item.by))})" if item.by else ""
             self.activity.addItem(f"{when}  {shown(what, 160)}{by}")
         if not items:
             self.activity.addItem("No recorded activity.")
@@ -315,6 +338,15 @@ class DevicePage(QWidget):
         self.results.clear()
         self.results_note.clear()
         self.activity.clear()
+
+
+def _activity_kind(kind: str | None) -> str:
+    """ "CheckOut" -> "Check out", "OwnerChanged" -> "Owner changed"."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", kind or "")
+    if not words:
+        return "change"
+    text = " ".join(words).lower()
+    return text[:1].upper() + text[1:]
 
 
 class ResultPage(QWidget):
@@ -376,6 +408,12 @@ class ResultPage(QWidget):
         self.details.clear()
         self.details.addItems(list(feedback.details))
         self.details.setVisible(bool(feedback.details))
+
+    def clear(self) -> None:
+        """Nothing of the last result (and of the people it named) stays in the page."""
+        for text in (self.title, self.message, self.hint):
+            text.clear()
+        self.details.clear()
 
 
 class NoticePage(QWidget):

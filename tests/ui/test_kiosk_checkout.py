@@ -145,9 +145,9 @@ def test_new_scan_during_slow_lookup_wins(qtbot: QtBot, k: Any, sim: Simulator) 
     card = k.window.device.card
     show_asset = card.show_asset
 
-    def recording(asset: Any, seen_at: Any = None) -> None:
+    def recording(asset: Any, seen_at: Any = None, *style: Any) -> None:
         shown.append(asset.asset_tag)
-        show_asset(asset, seen_at)
+        show_asset(asset, seen_at, *style)
 
     card.show_asset = recording
     sim.faults.add(

@@ -3,6 +3,10 @@
 A flow sees only its `FlowContext`: the screens API, the runner, the change desk, the
 transaction service (lookups and plans) and its options. The shell hands it each scan and
 each typed entry; the flow decides what that scan means in its current step.
+
+Every person a flow puts on screen is named through `options.names` (`self.names`): in full,
+or privately with `[station] privacy = true` ("Ana R.", "ID ••••4518"). What it hands to the
+desk and the journal keeps the full names.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from kiosk.config import AccessoryRule, Settings
 from kiosk.core.changes import Change, ChangeState
 from kiosk.core.desk import ChangeDesk, Outcome
+from kiosk.core.privacy import NameStyle, name_style
 from kiosk.core.scan import ScanSettings, check_tag, clean_scan
 from kiosk.core.transactions import CartTarget, TransactionService
 from kiosk.iiq.errors import NetworkError
@@ -43,6 +48,14 @@ class FlowOptions:
     cart_pattern: str | None = r"^CART-[A-Z0-9-]+$"
     carts: dict[str, CartTarget] = field(default_factory=dict)
     accessories: tuple[AccessoryRule, ...] = ()
+    #: `[station] privacy`: first name + last initial and the last 4 digits of an ID on
+    #: every screen that shows a person.
+    privacy: bool = False
+
+    @property
+    def names(self) -> NameStyle:
+        """How the window names people (see `kiosk.core.privacy`)."""
+        return name_style(self.privacy)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> FlowOptions:
@@ -57,6 +70,7 @@ class FlowOptions:
             "cart_pattern": checkin.cart_pattern,
             "carts": carts,
             "accessories": settings.accessories,
+            "privacy": settings.station.privacy,
         }
         values.update(overrides)
         return cls(**values)
@@ -98,6 +112,11 @@ class Flow(ABC):
         self.ctx = ctx
         self.screens = ctx.screens
         self.runner = ctx.runner
+
+    @property
+    def names(self) -> NameStyle:
+        """How this flow names people on screen (the station's `options.names`)."""
+        return self.ctx.options.names
 
     # --- lifecycle (the shell calls these) ---------------------------------------------
 
@@ -186,7 +205,11 @@ class Flow(ABC):
         if len(found.assets) > 1:
             self.runner.busy(False)
             dialog = DevicePickerDialog(
-                self.screens.window, text, found.assets, guard_ms=self.ctx.options.guard_ms
+                self.screens.window,
+                text,
+                found.assets,
+                guard_ms=self.ctx.options.guard_ms,
+                names=self.names,
             )
             picked = dialog.chosen() if await self.screens.ask(dialog) else None
             if picked is None:
@@ -211,6 +234,10 @@ class Flow(ABC):
         )
         return None
 
+    def told(self, outcome: Outcome, done: Feedback) -> Feedback:
+        """What the operator is told about a submitted change (`done` when applied)."""
+        return for_outcome(outcome, done, self.names)
+
     async def submit(self, change: Change) -> Outcome:
         """Hand a confirmed change to the desk and put it in the session list. The screen
         waits at most `wait_for_send_s`; the outbox finishes anything slower."""
@@ -221,3 +248,20 @@ class Flow(ABC):
         elif isinstance(outcome.error, NetworkError):
             self.ctx.set_online(False)
         return outcome
+
+
+def for_outcome(outcome: Outcome, done: Feedback, names: NameStyle) -> Feedback:
+    """`feedback.for_outcome` as the window shows it: the change's line and its conflict
+    message name the change's people in `names`' style."""
+    said = feedback.for_outcome(outcome, done)
+
+    def about(text: str) -> str:
+        return names.about_change(outcome.change, text)
+
+    return replace(
+        said,
+        title=about(said.title),
+        message=about(said.message),
+        hint=about(said.hint),
+        details=tuple(about(line) for line in said.details),
+    )

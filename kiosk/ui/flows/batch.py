@@ -85,7 +85,7 @@ class BatchFlow(Flow):
     # --- steps -----------------------------------------------------------------------
 
     async def _target(self, person: Person) -> None:
-        name = shown(person.display_name)
+        name = shown(self.names.person_name(person))
         if not person.can_own_devices:
             state = "deleted" if person.is_deleted else "inactive"
             self.show(
@@ -99,7 +99,7 @@ class BatchFlow(Flow):
         self.runner.busy(False)
         dialog = QuestionDialog(
             self.screens.window,
-            f"Give the next devices to {person_text(person)}?",
+            f"Give the next devices to {person_text(person, self.names)}?",
             ["Then scan each device: it is given at once.", "Esc ends the batch."],
             confirm="Start (Enter)",
             cancel="Cancel (Esc)",
@@ -141,7 +141,10 @@ class BatchFlow(Flow):
                 self._problem(batch, f"{shown(text)}: not given ({said.title})")
                 return
             if prepared.check.refusal:
-                self._problem(batch, prepared.check.refusal)
+                refusal = prepared.check.refusal
+                self._problem(
+                    batch, self.names.about_people(refusal, person, prepared.check.from_owner)
+                )
                 return
             if prepared.check.is_transfer or trouble_status(prepared.asset) is not None:
                 # Someone else's now, or marked broken: not without a look and an Enter.
@@ -152,6 +155,7 @@ class BatchFlow(Flow):
                     person,
                     prepared.check,
                     guard_ms=self.ctx.options.guard_ms,
+                    names=self.names,
                 )
                 if not await self.screens.ask(dialog):
                     self._problem(batch, f"{prepared.asset.asset_tag}: skipped")
@@ -166,7 +170,8 @@ class BatchFlow(Flow):
             state = ChangeState.PENDING if outcome.still_sending else outcome.state
             mark, sound = BATCH_MARKS[state]
             if state in (ChangeState.CONFLICT, ChangeState.FAILED):
-                self._problem(batch, f"{change.asset_tag}: {change.last_error}")
+                error = self.names.about_change(change, change.last_error or "")
+                self._problem(batch, f"{change.asset_tag}: {error}")
             else:
                 batch.done.append(change.asset_tag)
                 self.screens.panel_line(f"{mark} {change.asset_tag}")
@@ -186,7 +191,8 @@ class BatchFlow(Flow):
         self.show(
             batch_summary(
                 batch,
-                f"{shown(person.display_name)} got {count} device{'s' if count != 1 else ''}",
+                f"{shown(self.names.person_name(person))} got {count} "
+                f"device{'s' if count != 1 else ''}",
                 hint="Scan the next person's ID card for another batch.",
             )
         )

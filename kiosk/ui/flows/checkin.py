@@ -25,7 +25,7 @@ from kiosk.ui.dialogs import CheckinDialog
 from kiosk.ui.flows.base import Flow, FlowContext
 from kiosk.ui.flows.batching import BATCH_MARKS, Batch, batch_summary
 from kiosk.ui.flows.checkout import CHARGER_PLACEHOLDER, CHARGER_PROMPT
-from kiosk.ui.views import shown
+from kiosk.ui.views import sentence, shown
 
 #: The card's prompt while the check-in dialog asks how the device came back.
 CHECKLIST_PROMPT = "Say how it came back: Enter checks it in, Esc cancels"
@@ -125,7 +125,7 @@ class CheckinFlow(Flow):
             if refusal:
                 self.show(feedback.error("Cannot check in", refusal, "Scan the next device."))
                 return
-            self.screens.card(asset, seen_at)
+            self.screens.card(asset, seen_at, names=self.names)
             rule = self.ctx.options.accessory_for(asset)
             if rule is not None:
                 self._charger_for = (asset, rule)
@@ -156,6 +156,7 @@ class CheckinFlow(Flow):
                 ask_charger=self.ctx.options.ask_charger,
                 charger_tag=(tag_of(charger) if charger else "") if rule else None,
                 guard_ms=self.ctx.options.guard_ms,
+                names=self.names,
             )
             if not await self.screens.ask(dialog):
                 self.screens.toast("Cancelled: nothing was changed.")
@@ -170,15 +171,16 @@ class CheckinFlow(Flow):
                 accessory=charger,
             )
             outcome = await self.submit(change)
-            who = f" from {shown(change.from_owner_name)}" if change.from_owner_name else ""
-            lines = [f"Checked in{who}."]
+            owner = self.names.name(change.from_owner_name)
+            who = f" from {shown(owner)}" if owner else ""
+            lines = [sentence(f"Checked in{who}")]
             if change.condition is not Condition.GOOD:
                 number = change.ticket_number or change.ticket_id
                 lines.append(f"Repair ticket{f' #{number}' if number else ''} filed.")
             if change.charger_returned is False:
                 lines.append("The charger did not come back.")
             done = feedback.success(f"{change.asset_tag} is checked in", " ".join(lines))
-            self.show(feedback.for_outcome(outcome, done))
+            self.show(self.told(outcome, done))
 
     async def _plan(
         self,
@@ -287,7 +289,8 @@ class CheckinFlow(Flow):
             detail = "" if condition is Condition.GOOD else f" ({condition.value})"
             line = f"{mark} {change.asset_tag}{detail}"
             if outcome.state in (ChangeState.CONFLICT, ChangeState.FAILED):
-                self._problem(batch, f"{change.asset_tag}: {change.last_error}")
+                error = self.names.about_change(change, change.last_error or "")
+                self._problem(batch, f"{change.asset_tag}: {error}")
                 return
             batch.done.append(change.asset_tag + detail)
             if self.batch is batch:

@@ -8,14 +8,13 @@ The next scan starts the next device; after a refusal Enter goes back to the per
 from __future__ import annotations
 
 from kiosk.config import AccessoryRule
-from kiosk.core.rules import person_line
 from kiosk.core.scan import clean_scan
 from kiosk.iiq.models import Asset, Person
 from kiosk.ui import feedback
 from kiosk.ui.dialogs import ConfirmTransferDialog
 from kiosk.ui.flows.base import Flow, FlowContext
 from kiosk.ui.flows.people import PersonFinder
-from kiosk.ui.views import shown
+from kiosk.ui.views import person_text, shown
 
 PERSON_PROMPT = "Scan ID card or type a name"
 PERSON_PLACEHOLDER = "Student ID, email, username or name, then Enter"
@@ -103,7 +102,7 @@ class CheckoutFlow(Flow):
                 return
             asset, seen_at = found
             self.asset = asset
-            self.screens.card(asset, seen_at)
+            self.screens.card(asset, seen_at, names=self.names)
             rule = self.ctx.options.accessory_for(asset)
             if rule is not None:
                 self._rule = rule
@@ -136,7 +135,9 @@ class CheckoutFlow(Flow):
                 self.show(
                     feedback.error(
                         "Cannot hand out",
-                        prepared.check.refusal,
+                        self.names.about_people(
+                            prepared.check.refusal, person, prepared.check.from_owner
+                        ),
                         "Press Enter to choose someone else.",
                     )
                 )
@@ -150,6 +151,7 @@ class CheckoutFlow(Flow):
                 held_count=len([a for a in prepared.held if a.asset_id != asset.asset_id]),
                 accessory=self.accessory,
                 guard_ms=self.ctx.options.guard_ms,
+                names=self.names,
             )
             if not await self.screens.ask(dialog):
                 self.screens.toast("Cancelled: nothing was changed.")
@@ -160,8 +162,8 @@ class CheckoutFlow(Flow):
             self._back_to_person = False
             outcome = await self.submit(change)
             done = feedback.success(
-                f"{shown(person.display_name)} now has {change.asset_tag}"
+                f"{shown(self.names.person_name(person))} now has {change.asset_tag}"
                 + (f" and {', '.join(change.accessory_tags)}" if change.accessory_tags else ""),
-                shown(person_line(person), 120),
+                person_text(person, self.names),
             )
-            self.show(feedback.for_outcome(outcome, done))
+            self.show(self.told(outcome, done))

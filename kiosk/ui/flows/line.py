@@ -7,7 +7,6 @@ dismiss it. A refused device keeps the student: scan another device for them, or
 
 from __future__ import annotations
 
-from kiosk.core.rules import person_line
 from kiosk.core.transactions import PreparedCheckout
 from kiosk.iiq.errors import NetworkError
 from kiosk.iiq.models import Asset, Person
@@ -16,7 +15,7 @@ from kiosk.ui.dialogs import ConfirmTransferDialog
 from kiosk.ui.flows.base import Flow, FlowContext
 from kiosk.ui.flows.checkout import CHARGER_PLACEHOLDER, CHARGER_PROMPT
 from kiosk.ui.flows.people import PersonFinder
-from kiosk.ui.views import person_text, shown
+from kiosk.ui.views import person_text, sentence, shown
 
 
 class LineFlow(Flow):
@@ -70,7 +69,7 @@ class LineFlow(Flow):
         self.on_acknowledge()  # the student stays: scan another device for them
 
     async def _student(self, person: Person) -> None:
-        name = shown(person.display_name)
+        name = shown(self.names.person_name(person))
         if not person.can_own_devices:
             state = "deleted" if person.is_deleted else "inactive"
             self.show(
@@ -83,8 +82,8 @@ class LineFlow(Flow):
             return
         self.person = person
         self.screens.panel(
-            person_text(person),
-            f"Scan the device for {name}.",
+            person_text(person, self.names),
+            sentence(f"Scan the device for {name}"),
             placeholder="…or type the device's tag and press Enter",
         )
         if person.user_id:
@@ -114,9 +113,11 @@ class LineFlow(Flow):
                 self.show(
                     feedback.error(
                         "Cannot hand out",
-                        prepared.check.refusal,
-                        f"Scan another device for {shown(person.display_name)}, or Esc for "
-                        "the next student.",
+                        self.names.about_people(
+                            prepared.check.refusal, person, prepared.check.from_owner
+                        ),
+                        f"Scan another device for {shown(self.names.person_name(person))}, or "
+                        "Esc for the next student.",
                     )
                 )
                 return
@@ -151,6 +152,7 @@ class LineFlow(Flow):
                 held_count=len([a for a in prepared.held if a.asset_id != prepared.asset.asset_id]),
                 accessory=charger,
                 guard_ms=self.ctx.options.guard_ms,
+                names=self.names,
             )
             if not await self.screens.ask(dialog):
                 self.screens.toast("Cancelled: nothing was changed.")
@@ -163,8 +165,8 @@ class LineFlow(Flow):
             given = " and ".join([change.asset_tag, *change.accessory_tags])
             done = feedback.Feedback(
                 "success",
-                f"{shown(person.display_name)} now has {given}",
-                shown(person_line(person), 120),
+                f"{shown(self.names.person_name(person))} now has {given}",
+                person_text(person, self.names),
                 "Scan the next student's ID card.",
             )
-            self.show(feedback.for_outcome(outcome, done))
+            self.show(self.told(outcome, done))

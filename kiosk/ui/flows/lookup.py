@@ -26,8 +26,9 @@ class LookupFlow(Flow):
             if found is None:
                 return
             asset, seen_at = found
-            self.screens.card(asset, seen_at)
+            self.screens.card(asset, seen_at, names=self.names)
             self.screens.step(
                 "Scan another device", "Type another asset tag, then Enter", lookup=True
             )
-            self.screens.activity(await self.ctx.service.recent_activity(asset))
+            items = await self.ctx.service.recent_activity(asset)
+            self.screens.activity(items, names=self.names)
