@@ -20,6 +20,13 @@ def add_window_options(parser: argparse.ArgumentParser) -> None:
     defined once, here, for the command line's parser and for the short path below."""
     parser.add_argument("--windowed", action="store_true", help="window instead of fullscreen")
     parser.add_argument(
+        "--event",
+        metavar="NAME",
+        help="run the event prepared as NAME (iiq-kiosk event prepare): lookups and name "
+        "search answer from its pack first, with no network, and a progress panel shows "
+        "how far it is",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="with --demo: check this build. The demo kiosk starts (windowed, offscreen on "
@@ -46,7 +53,7 @@ def window_arguments(argv: Sequence[str]) -> argparse.Namespace | None:
         args, rest = _window_parser().parse_known_args(list(argv))
     except (argparse.ArgumentError, SystemExit):
         return None
-    if rest or (args.smoke and not args.demo):
+    if rest or (args.smoke and not args.demo) or (args.smoke and args.event is not None):
         return None
     return args
 
@@ -57,8 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if window is not None:
         from kiosk.app import run_gui
 
-        smoke = {"smoke": True} if window.smoke else {}  # kiosk.tools.smoke
-        return run_gui(demo=window.demo, windowed=window.windowed, config=window.config, **smoke)
+        return run_gui(
+            demo=window.demo,
+            windowed=window.windowed,
+            config=window.config,
+            smoke=window.smoke,
+            event=window.event,
+        )
     from kiosk.cli import main as command_line
 
     return command_line(arguments)

@@ -80,4 +80,6 @@ def test_demo_smoke_reaches_run_gui(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(kiosk.app, "run_gui", fake_run_gui)
     assert main(["--smoke", "--demo"]) == 1
-    assert calls == [{"demo": True, "windowed": False, "config": None, "smoke": True}]
+    assert calls == [
+        {"demo": True, "windowed": False, "config": None, "smoke": True, "event": None}
+    ]

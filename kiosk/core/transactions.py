@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kiosk.core.cache import DirectoryCache
 from kiosk.core.changes import (
@@ -31,6 +31,9 @@ from kiosk.core.text import clean_text
 from kiosk.iiq.client import IIQClient
 from kiosk.iiq.errors import NetworkError
 from kiosk.iiq.models import Activity, Asset, Person, StatusType, TicketRequest
+
+if TYPE_CHECKING:  # the event pack's module needs this one's CartTarget
+    from kiosk.core.event_directory import EventDirectory
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,8 @@ class TransactionService:
         self.cache = DirectoryCache()
         self._status_types: list[StatusType] | None = None
         self._token_user: str | None = None
+        #: The running event's pack (`iiq-kiosk --event NAME`): lookups ask it first.
+        self.event: EventDirectory | None = None
 
     # --- reference data (read once) --------------------------------------------------
 
@@ -181,7 +186,13 @@ class TransactionService:
     # --- identify ------------------------------------------------------------------
 
     async def find_device(self, text: str) -> DeviceLookup:
-        """Tag first, then serial. Offline, what this kiosk saw of that scan before."""
+        """Tag first, then serial. Offline, what this kiosk saw of that scan before. While
+        an event runs, its pack answers first, with no request (`seen_at` is the pack's
+        read time when Incident IQ cannot be reached, as for the cache)."""
+        if self.event is not None and (local := self.event.find_device(text)) is not None:
+            pack_assets, pack_match = local
+            seen_at = None if self.client.online else self.event.seen_at(pack_assets)
+            return DeviceLookup(text, pack_assets, pack_match, seen_at)
         try:
             found = await self.client.find_assets(text)
         except NetworkError:
@@ -196,7 +207,13 @@ class TransactionService:
 
     async def find_person(self, text: str) -> PersonMatch:
         """Exact identifier or a list to pick from. Offline, only an exact identifier this
-        kiosk has seen before is recognised."""
+        kiosk has seen before is recognised. While an event runs, its pack's people answer
+        first (an exact identifier, else the names that start so), with no request."""
+        if self.event is not None:
+            offline_since = None if self.client.online else self.event.pack_time()
+            local = self.event.find_person(text, seen_at=offline_since)
+            if local is not None:
+                return local
         try:
             match = await identify_person(self.client, text)
         except NetworkError:
@@ -374,6 +391,8 @@ class TransactionService:
             f"Returned {condition.value} at check-in ({self.station}).",
             f"Charger returned: {_yes_no(charger_returned)}.",
         ]
+        if self.operator:
+            lines.append(f"Checked in at {self.station} by {self.operator}.")
         if note:
             lines.append(f"Note: {note}")
         request = TicketRequest(
@@ -397,6 +416,8 @@ class TransactionService:
         if result.asset is not None:
             # The cached card follows what Incident IQ now says.
             self.cache.remember_devices(change.asset_tag, [result.asset], "tag")
+            if self.event is not None:
+                self.event.remember(result.asset)
         return result
 
 

@@ -6,6 +6,7 @@ that no widget took to the screen's input field, so typing a tag "anywhere" work
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,6 +38,7 @@ MODE_TITLES = {
     "lookup": "LOOK UP",
     "batch": "BATCH CHECK-OUT",
     "line": "DISTRIBUTION LINE",
+    "audit": "AUDIT",
 }
 #: The short names in the key hints beside the banner.
 MODE_HINTS = {
@@ -45,6 +47,7 @@ MODE_HINTS = {
     "lookup": "Look up",
     "batch": "Batch",
     "line": "Line",
+    "audit": "Audit",
 }
 STATE_MARKS = {
     "done": "✓ done",
@@ -101,6 +104,11 @@ class StatusStrip(QWidget):
         self.connection.setProperty("state", "online" if good else "offline")
         repolish(self.connection)
 
+    def set_operator(self, name: str | None) -> None:
+        """Who is signed in ("Operator: J. Smith"); None: nobody, at a station that needs
+        someone signed in."""
+        self.operator.setText(f"Operator: {name}" if name else "Operator: nobody signed in")
+
 
 class MainWindow(QMainWindow):
     """Everything the operator sees. Signals carry what the controller needs to know."""
@@ -111,6 +119,10 @@ class MainWindow(QMainWindow):
     def __init__(self, *, station: str, demo: bool) -> None:
         super().__init__()
         self.setWindowTitle("iiq-kiosk" + (" (DEMO)" if demo else ""))
+        #: Asked before the window closes: False keeps it open (the admin PIN decides).
+        self.close_guard: Callable[[], bool] | None = None
+        self._mode_keys: list[tuple[Qt.Key, str]] = []
+        self._more_keys: list[tuple[Qt.Key, str]] = []
         self.demo_banner = label(
             "DEMO · practice data, not your district's Incident IQ",
             "demoBanner",
@@ -147,6 +159,9 @@ class MainWindow(QMainWindow):
         self.session_list = wrapping_list("sessionList")
         self.session_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         side = QVBoxLayout()
+        #: Where a running event's progress panel goes (`set_event_panel`), above the list.
+        self.event_slot = QVBoxLayout()
+        side.addLayout(self.event_slot)
         side.addWidget(self.session_title)
         side.addWidget(self.session_list, 1)
         side_widget = QWidget()
@@ -184,10 +199,24 @@ class MainWindow(QMainWindow):
         repolish(self.mode_bar)
         repolish(self.mode_banner)
 
-    def set_mode_keys(self, keys: list[tuple[Qt.Key, str]]) -> None:
-        """The key hints beside the banner: "F1 Check out · F2 Check in · ..."."""
+    def set_mode_keys(
+        self, keys: list[tuple[Qt.Key, str]], more: list[tuple[Qt.Key, str]] | None = None
+    ) -> None:
+        """The key hints beside the banner: "F1 Check out · F2 Check in · ...", then the
+        keys every mode shares, and `more` of them in words (F10 End shift)."""
+        self._mode_keys, self._more_keys = list(keys), list(more or [])
         hints = [f"{QKeySequence(key).toString()} {MODE_HINTS[mode]}" for key, mode in keys]
-        self.mode_keys.setText("  ·  ".join(hints) + "\nCtrl+Z Undo  ·  Esc Cancel")
+        shared = ["Ctrl+Z Undo", "Esc Cancel"]
+        shared += [f"{QKeySequence(key).toString()} {words}" for key, words in self._more_keys]
+        self.mode_keys.setText("  ·  ".join(hints) + "\n" + "  ·  ".join(shared))
+
+    def add_key_hint(self, key: Qt.Key, words: str) -> None:
+        """One more key among the shared ones (F12 Admin)."""
+        self.set_mode_keys(self._mode_keys, [*self._more_keys, (key, words)])
+
+    def set_event_panel(self, panel: QWidget) -> None:
+        """Show a running event's progress panel beside the screens."""
+        self.event_slot.addWidget(panel)
 
     def show_toast(self, text: str) -> None:
         """A short note above the screen (double scan, cancelled) that does not replace it."""
@@ -237,6 +266,25 @@ class MainWindow(QMainWindow):
             return
         super().keyPressEvent(event)
 
+    def set_locked(self, locked: bool) -> None:
+        """Locked down (fullscreen with an admin PIN): no frame to close or move it by, and
+        on top of other windows. Shown again as it was when the flags change."""
+        lock = Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        flags = self.windowFlags()
+        wanted = flags | lock if locked else flags & ~lock
+        if wanted == flags:
+            return
+        visible, full = self.isVisible(), self.isFullScreen()
+        self.setWindowFlags(wanted)  # hides the window
+        if visible:
+            if full:
+                self.showFullScreen()
+            else:
+                self.show()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self.close_guard is not None and not self.close_guard():
+            event.ignore()  # Alt+F4 and the like: the admin PIN is asked for instead
+            return
         self.close_requested.emit()
         super().closeEvent(event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ _LOOPS: list[Any] = []
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
+    # As kiosk.app does: asyncio.to_thread in plain Python threads, not Qt ones.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-worker"))
     _LOOPS.append(loop)
     asyncio.set_event_loop(loop)
     yield loop

@@ -54,7 +54,7 @@ class PersonFinder(QObject):
         self.ctx.runner.start(self.identify(text))
 
     def typed(self, _text: str) -> None:
-        if self._list_on_card:
+        if self._list_on_card and not self._from_pack():
             self._debounce.start()
 
     def picked(self, person: Person) -> None:
@@ -78,11 +78,17 @@ class PersonFinder(QObject):
             if match.exact is not None:
                 await self._on_person(match.exact)
             elif match.candidates and self._list_on_card:
-                screens.people(match.candidates, _note(match, text), select=True)
+                screens.people(
+                    match.candidates, _note(match, text), select=True, names=self.ctx.options.names
+                )
             elif match.candidates:
                 self.ctx.runner.busy(False)
                 dialog = PersonPickerDialog(
-                    screens.window, text, match.candidates, guard_ms=self.ctx.options.guard_ms
+                    screens.window,
+                    text,
+                    match.candidates,
+                    guard_ms=self.ctx.options.guard_ms,
+                    names=self.ctx.options.names,
                 )
                 if await screens.ask(dialog) and (person := dialog.chosen()) is not None:
                     await self._on_person(person)
@@ -90,6 +96,26 @@ class PersonFinder(QObject):
                     screens.toast("Cancelled: nobody was chosen.")
             else:
                 screens.result(feedback.person_not_found(text))
+
+    def _from_pack(self) -> bool:
+        """While an event runs, its pack's people are listed at once, on every keystroke
+        (no pause, no request). False when the pack has nobody for the text: then
+        Incident IQ is asked after the pause, as without an event."""
+        event = self.ctx.service.event
+        text = self.ctx.screens.step_text().strip()
+        if event is None or len(text) < 2 or not self._active():
+            return False
+        people = event.search_people(text, limit=25)
+        if not people:
+            self.ctx.screens.clear_people()
+            return False
+        self._debounce.stop()
+        self.ctx.runner.search.cancel()
+        self._serial += 1  # an answer of Incident IQ still coming is stale now
+        self.ctx.screens.people(
+            people, _note(None, text, len(people)), select=False, names=self.ctx.options.names
+        )
+        return True
 
     def _search_due(self) -> None:
         text = self.ctx.screens.step_text().strip()
@@ -109,7 +135,9 @@ class PersonFinder(QObject):
         if serial != self._serial or not self._active():
             return  # an older answer: never shown over a newer one
         shown = [p for p in people if p.can_own_devices]
-        self.ctx.screens.people(shown, _note(None, text, len(shown)), select=False)
+        self.ctx.screens.people(
+            shown, _note(None, text, len(shown)), select=False, names=self.ctx.options.names
+        )
 
 
 def _note(match: PersonMatch | None, text: str, count: int | None = None) -> str:
