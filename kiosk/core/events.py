@@ -55,10 +55,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+# Re-exported: an event's kinds and audit results are part of its pack's API.
+from kiosk.core.audit import AuditResult as AuditResult
+from kiosk.core.audit import AuditSeen as AuditSeen
+from kiosk.core.audit import AuditVerdict as AuditVerdict
+from kiosk.core.audit import EventKind as EventKind
 from kiosk.core.journal import Journal, utc_iso
 from kiosk.iiq.client import IIQClient
 from kiosk.iiq.errors import NotFoundError
@@ -182,12 +186,6 @@ class EventNotFoundError(EventError):
 
 class EventExistsError(EventError):
     """A pack of that name is prepared already (or half prepared with another scope)."""
-
-
-class EventKind(StrEnum):
-    COLLECT = "collect"
-    DISTRIBUTE = "distribute"
-    AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -1792,46 +1790,3 @@ def _groups(totals: Counter[str], done: Counter[str]) -> tuple[GroupCount, ...]:
 
 
 # --- audit ------------------------------------------------------------------------------
-
-
-class AuditVerdict(StrEnum):
-    HERE = "here"  # belongs at the place audited
-    MISPLACED = "misplaced"  # Incident IQ has it elsewhere
-    UNKNOWN = "unknown"  # neither the pack nor Incident IQ knows it
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    code: str
-    verdict: AuditVerdict
-    asset_id: str | None
-    tag: str
-    model_name: str | None
-    #: Where Incident IQ has the device (a misplaced one belongs there).
-    location_name: str | None
-    #: The place audited.
-    place_name: str | None
-    #: False for a device scanned before in this audit: it is counted once.
-    first_scan: bool
-    #: Distinct devices (and unknown codes) seen so far.
-    seen: int
-
-    def sentence(self) -> str:
-        """What the screen says."""
-        again = "" if self.first_scan else " (scanned before: counted once)"
-        if self.verdict is AuditVerdict.HERE:
-            return f"{self.tag} belongs here{again}."
-        if self.verdict is AuditVerdict.MISPLACED:
-            where = self.location_name or "no location in Incident IQ"
-            return f"{self.tag} is misplaced: it belongs at {where}{again}."
-        return f"{self.tag} is not known to this audit or Incident IQ{again}."
-
-
-@dataclass(frozen=True)
-class AuditSeen:
-    asset_id: str | None
-    tag: str
-    seen_at: str
-    station: str
-    verdict: AuditVerdict
-    scans: int

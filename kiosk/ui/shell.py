@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -20,8 +20,6 @@ from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from kiosk.core.changes import Change, ChangeKind, ChangeState
 from kiosk.core.desk import ChangeDesk, UndoRefusedError
-from kiosk.core.event_directory import EventDirectory
-from kiosk.core.events import EventPack
 from kiosk.core.operators import Operator
 from kiosk.core.outbox import Outbox
 from kiosk.core.transactions import TransactionService
@@ -29,7 +27,6 @@ from kiosk.iiq.errors import NetworkError
 from kiosk.iiq.models import Asset
 from kiosk.ui import feedback
 from kiosk.ui.dialogs import QuestionDialog
-from kiosk.ui.event_panel import EventBoard, EventPanel
 from kiosk.ui.flows.audit import AuditFlow
 from kiosk.ui.flows.base import Flow, FlowContext, FlowOptions, for_outcome
 from kiosk.ui.flows.batch import BatchFlow
@@ -44,6 +41,10 @@ from kiosk.ui.runner import Runner
 from kiosk.ui.screens import Screens
 from kiosk.ui.sound import SoundPlayer
 from kiosk.wiring import Services
+
+if TYPE_CHECKING:  # the event's code loads only when an event runs (attach_event)
+    from kiosk.core.events import EventPack
+    from kiosk.ui.event_panel import EventBoard
 
 log = logging.getLogger(__name__)
 
@@ -502,6 +503,9 @@ class KioskShell(QObject):
     ) -> EventBoard:
         """Run the event of `pack`: lookups ask its pack first, and its progress panel
         shows beside the screens, kept right by an `EventBoard`."""
+        from kiosk.core.event_directory import EventDirectory
+        from kiosk.ui.event_panel import EventBoard, EventPanel
+
         directory = EventDirectory(pack)
         self._service.event = directory
         services.outbox.add_listener(directory.note_change)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kiosk.core.events import AuditResult, AuditVerdict, EventKind, EventPack
+from kiosk.core.audit import AuditResult, AuditVerdict, EventKind
 from kiosk.core.scan import clean_scan
 from kiosk.iiq.client import IIQClient
 from kiosk.iiq.errors import IIQError, NetworkError
@@ -29,6 +29,9 @@ from kiosk.ui import feedback
 from kiosk.ui.feedback import Feedback, Kind
 from kiosk.ui.flows.base import Flow, FlowContext
 from kiosk.ui.views import shown
+
+if TYPE_CHECKING:  # the event pack loads only when an event runs
+    from kiosk.core.events import EventPack
 
 log = logging.getLogger(__name__)
 
