@@ -254,7 +254,8 @@ async def _main(
             return await only_notice("The kiosk cannot open its journal", str(exc))
         if isinstance(restart, int):
             return restart
-        log.info("settings changed: the station starts again on them")
+        event = restart.event
+        log.info("the station starts again (new settings, or another event)")
         try:
             settings = load_settings(config=config)
         except ConfigError as exc:
@@ -300,7 +301,11 @@ async def _set_up(
 
 
 class _Restart:
-    """The station ended because its settings changed: start it again on them."""
+    """The station ended because its settings changed or the admin picked an event: start
+    it again on them (`event`: the one to run, None for none)."""
+
+    def __init__(self, event: str | None) -> None:
+        self.event = event
 
 
 async def _run_station(
@@ -332,6 +337,12 @@ async def _run_station(
             pack.release()
         raise
     restart = asyncio.Event()
+    next_event: list[str | None] = [event]  # what the station runs after a restart
+
+    def run_event(name: str | None) -> None:
+        next_event[0] = name
+        restart.set()
+
     shell: Any = None
     admin: Any = None
     connect: asyncio.Future[None] | None = None
@@ -354,6 +365,8 @@ async def _run_station(
             fullscreen=not first.windowed,
             on_settings_saved=restart.set,
             quit_kiosk=window.close,
+            on_run_event=run_event,
+            running_event=pack.name if pack is not None else None,
         )
 
         def excepthook(
@@ -402,7 +415,7 @@ async def _run_station(
         if pack is not None:
             pack.release()
         gc.unfreeze()
-    return _Restart() if restart.is_set() and not closed.is_set() else code
+    return _Restart(next_event[0]) if restart.is_set() and not closed.is_set() else code
 
 
 async def _open_event(settings: Settings, name: str) -> Any:

@@ -103,7 +103,7 @@ from kiosk.iiq.errors import InvalidInputError
 if TYPE_CHECKING:
     # Imported where they are used: reading the settings comes before the first window, and
     # these bring httpx and the journal with them.
-    from kiosk.core.transactions import CheckinPolicy
+    from kiosk.core.transactions import CartTarget, CheckinPolicy
     from kiosk.iiq.client import Connection
 
 log = logging.getLogger(__name__)
@@ -370,6 +370,15 @@ class Settings(_Section):
     def accessory_rule(self, model_name: str | None) -> AccessoryRule | None:
         """The first `accessories` rule for a device of this model, or None."""
         return next((r for r in self.accessories if r.applies_to(model_name)), None)
+
+    def cart_targets(self) -> dict[str, CartTarget]:
+        """The station's carts (`[checkin.carts]`): label -> where a device put in it goes."""
+        from kiosk.core.transactions import CartTarget
+
+        return {
+            label: CartTarget(label, cart.location_id, cart.room_id, cart.storage_unit)
+            for label, cart in self.checkin.carts.items()
+        }
 
     def checkin_policy(self) -> CheckinPolicy:
         from kiosk.core.transactions import CheckinPolicy

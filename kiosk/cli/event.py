@@ -48,7 +48,6 @@ from kiosk.core.events import (
     read_journal,
 )
 from kiosk.core.text import clean_text
-from kiosk.core.transactions import CartTarget
 from kiosk.iiq.errors import IIQError, NetworkError
 
 
@@ -232,13 +231,6 @@ def _people(n: int) -> str:
     return "1 person" if n == 1 else f"{n} people"
 
 
-def _carts(settings: Settings) -> dict[str, CartTarget]:
-    return {
-        label: CartTarget(label, c.location_id, c.room_id, c.storage_unit)
-        for label, c in settings.checkin.carts.items()
-    }
-
-
 def _say_progress(out: Output, pack: EventPack, rows: list[dict[str, Any]]) -> dict[str, Any]:
     progress = pack.progress(rows)
     data = {
@@ -310,7 +302,7 @@ async def cmd_event_prepare(s: Session) -> int:
                 kind,
                 scope,
                 station=s.settings.station.name,
-                carts=_carts(s.settings),
+                carts=s.settings.cart_targets(),
                 progress=on_page,
                 min_interval_s=s.settings.events.min_interval_s,
             )

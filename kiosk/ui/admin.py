@@ -31,6 +31,8 @@ from kiosk.ui.screens import FINISH_FIRST
 from kiosk.ui.views import label
 
 if TYPE_CHECKING:
+    from kiosk.core.audit import EventKind
+    from kiosk.core.events import EventScope, PrepareProgress
     from kiosk.ui.shell import KioskShell
     from kiosk.wiring import Services
 
@@ -166,8 +168,12 @@ class StationAdmin(QObject):
         fullscreen: bool,
         on_settings_saved: Callable[[], None],
         quit_kiosk: Callable[[], None],
+        on_run_event: Callable[[str | None], None] | None = None,
+        running_event: str | None = None,
         guard_ms: int = GUARD_MS,
     ) -> None:
+        """`on_run_event(name)`: start the station again on that event (None: on none);
+        `running_event`: the event this station runs now."""
         super().__init__(window)
         self.window = window
         self.shell = shell
@@ -175,6 +181,8 @@ class StationAdmin(QObject):
         self.settings = services.settings
         self.fullscreen = fullscreen
         self._on_settings_saved = on_settings_saved
+        self._on_run_event = on_run_event
+        self.running_event = running_event
         self._quit = quit_kiosk
         self._guard_ms = guard_ms
         self._busy = False
@@ -232,6 +240,8 @@ class StationAdmin(QObject):
 
     def choices(self) -> list[tuple[str, str]]:
         out = [("settings", "Settings…"), ("doctor", "Test connection (self-check)")]
+        if self._on_run_event is not None:
+            out.append(("events", "Events… (run or prepare one)"))
         if self.shell.mode_lock:
             title = MODE_TITLES[self.shell.mode_lock].capitalize()
             out.append(("unlock", f"Allow every mode (this station is set to {title})"))
@@ -253,6 +263,8 @@ class StationAdmin(QObject):
             await self.open_settings()
         elif dialog.choice == "doctor":
             await self.run_doctor()
+        elif dialog.choice == "events":
+            await self.open_events()
         elif dialog.choice == "unlock":
             self.shell.unlock_modes()
         elif dialog.choice == "fullscreen":
@@ -292,6 +304,55 @@ class StationAdmin(QObject):
         log.info("settings saved to %s: %s", path, ", ".join(sorted(changes)))
         self._on_settings_saved()
 
+    async def open_events(self) -> None:
+        """The events prepared here: run one, stop running one, or prepare a new one."""
+        from kiosk.core.events import list_packs
+        from kiosk.ui.events_dialog import EventsDialog, PrepareEventDialog
+
+        packs = await asyncio.to_thread(list_packs, Path(self.settings.data_dir))
+        dialog = EventsDialog(
+            self.window, packs, running=self.running_event, guard_ms=self._guard_ms
+        )
+        if not await self.shell.screens.ask(dialog) or self._on_run_event is None:
+            return
+        if dialog.choice == "run" and dialog.chosen is not None:
+            log.info("admin: run an event")
+            self._on_run_event(dialog.chosen)
+        elif dialog.choice == "stop":
+            log.info("admin: stop running the event")
+            self._on_run_event(None)
+        elif dialog.choice == "prepare":
+            preparing = PrepareEventDialog(self.window, self._prepare, guard_ms=self._guard_ms)
+            if await self.shell.screens.ask(preparing) and preparing.prepared is not None:
+                self._on_run_event(preparing.prepared)
+
+    async def _prepare(
+        self,
+        name: str,
+        kind: EventKind,
+        scope: EventScope,
+        progress: Callable[[PrepareProgress], None],
+    ) -> str:
+        """As `iiq-kiosk event prepare` does: the pack of `name`, from paged queries."""
+        from kiosk.core.events import pack_path, prepare
+
+        settings = self.settings
+        pack = await prepare(
+            self.services.client,
+            pack_path(Path(settings.data_dir), name),
+            name,
+            kind,
+            scope,
+            station=settings.station.name,
+            carts=settings.cart_targets(),
+            progress=progress,
+            min_interval_s=settings.events.min_interval_s,
+        )
+        with pack:
+            people, devices = pack.counts()
+        log.info("event pack %s prepared: %d people, %d devices", pack.path.name, people, devices)
+        return f"“{name}” is prepared: {people} people, {devices} devices. Run it now?"
+
     async def run_doctor(self) -> None:
         from kiosk.core.doctor import run_doctor
 
@@ -314,7 +375,8 @@ class StationAdmin(QObject):
                 await work
             except Exception:
                 log.exception("admin step failed")
-                self.shell.screens.toast("That did not work: see the log.", "error")
+                if isValid(self.window):  # not when the window went meanwhile
+                    self.shell.screens.toast("That did not work: see the log.", "error")
             finally:
                 self._busy = False
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
+from kiosk.core.audit import EventKind
 from kiosk.core.pin import hash_pin
 from kiosk.simulator import Simulator
 from kiosk.ui.admin import PIN_STATE_FILE, AdminDialog, PinDialog, ReportDialog, StationAdmin
@@ -38,6 +39,7 @@ class Station:
         def settings_saved() -> None:
             self.saved += 1
 
+        self.events: list[str | None] = []
         self.admin = StationAdmin(
             k.window,
             k.controller,
@@ -45,6 +47,7 @@ class Station:
             fullscreen=fullscreen,
             on_settings_saved=settings_saved,
             quit_kiosk=quit_kiosk,
+            on_run_event=self.events.append,
             guard_ms=0,
         )
         start(qtbot, k)
@@ -146,7 +149,7 @@ def test_f12_opens_the_admin_choices_behind_the_pin(qtbot: QtBot, station: Any) 
     qtbot.keyClick(s.k.window, Qt.Key.Key_F12)
     type_pin(qtbot, wait_for(qtbot, s, PinDialog), PIN)
     admin = wait_for(qtbot, s, AdminDialog)
-    assert set(admin.buttons) == {"settings", "doctor", "unlock", "fullscreen", "quit"}
+    assert set(admin.buttons) == {"settings", "doctor", "events", "unlock", "fullscreen", "quit"}
     assert "set to Check in" in admin.buttons["unlock"].text()
     admin.buttons["unlock"].click()
     qtbot.waitUntil(lambda: s.dialog is None, timeout=3000)
@@ -216,3 +219,60 @@ def test_a_pin_typed_slowly_is_the_operator_typing_not_a_scan(qtbot: QtBot, stat
     assert dialog.field.text() == PIN
     press(qtbot, Qt.Key.Key_Return)
     wait_for(qtbot, s, AdminDialog)
+
+
+def test_an_event_prepared_and_run_from_the_window(
+    qtbot: QtBot, station: Any, sim: Simulator
+) -> None:
+    """F12 > Events… > Prepare a new event…: read from Incident IQ with a progress bar, then
+    "Run it now" starts the station again on it; the list shows it for the next time."""
+    from kiosk.core.events import list_packs
+    from kiosk.simulator import DEMO
+    from kiosk.ui.events_dialog import EventsDialog, PrepareEventDialog
+
+    s = station(pin=None)
+    qtbot.keyClick(s.k.window, Qt.Key.Key_F12)
+    wait_for(qtbot, s, AdminDialog).buttons["events"].click()
+    events = wait_for(qtbot, s, EventsDialog)
+    assert events.packs == [] and "run" not in events.buttons  # nothing prepared yet
+    events.buttons["prepare"].click()
+    preparing = wait_for(qtbot, s, PrepareEventDialog)
+    preparing.name.setText("Storeroom audit")
+    preparing.kind.setCurrentIndex(preparing.kind.findData(EventKind.AUDIT.value))
+    preparing.devices_at.setText("")
+    preparing.on_enter()
+    assert "Devices at" in preparing.status.text()  # said before anything is read
+    preparing.devices_at.setText(DEMO.storeroom_name)
+    preparing.on_enter()
+    qtbot.waitUntil(lambda: preparing.prepared == "Storeroom audit", timeout=15000)
+    assert "is prepared" in preparing.status.text() and "Run it now" in preparing.status.text()
+    assert any("/assets" in r.path and r.method == "POST" for r in sim.requests)
+    preparing.on_enter()  # Run it now
+    qtbot.waitUntil(lambda: s.events == ["Storeroom audit"], timeout=3000)
+    (info,) = list_packs(Path(s.k.services.settings.data_dir))
+    assert info.name == "Storeroom audit" and info.ready
+
+    qtbot.keyClick(s.k.window, Qt.Key.Key_F12)
+    wait_for(qtbot, s, AdminDialog).buttons["events"].click()
+    events = wait_for(qtbot, s, EventsDialog)
+    assert [p.name for p in events.packs] == ["Storeroom audit"]
+    events.on_enter()  # run the chosen (newest) one
+    qtbot.waitUntil(lambda: s.events == ["Storeroom audit", "Storeroom audit"], timeout=3000)
+
+
+def test_preparing_an_unknown_place_says_so_and_reads_nothing(
+    qtbot: QtBot, station: Any, sim: Simulator
+) -> None:
+    from kiosk.ui.events_dialog import EventsDialog, PrepareEventDialog
+
+    s = station(pin=None)
+    qtbot.keyClick(s.k.window, Qt.Key.Key_F12)
+    wait_for(qtbot, s, AdminDialog).buttons["events"].click()
+    wait_for(qtbot, s, EventsDialog).buttons["prepare"].click()
+    preparing = wait_for(qtbot, s, PrepareEventDialog)
+    preparing.name.setText("Nowhere")
+    preparing.kind.setCurrentIndex(preparing.kind.findData(EventKind.AUDIT.value))
+    preparing.devices_at.setText("Atlantis High")
+    preparing.on_enter()
+    qtbot.waitUntil(lambda: "Nothing was read" in preparing.status.text(), timeout=10000)
+    assert preparing.prepared is None and s.events == []

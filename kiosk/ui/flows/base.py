@@ -60,10 +60,7 @@ class FlowOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> FlowOptions:
         checkin = settings.checkin
-        carts = {
-            label: CartTarget(label, cart.location_id, cart.room_id, cart.storage_unit)
-            for label, cart in checkin.carts.items()
-        }
+        carts = settings.cart_targets()
         values: dict[str, Any] = {
             "scan_settings": settings.scanner,
             "ask_charger": checkin.ask_charger,
