@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from kiosk.core.assets import UnknownNameError
 from kiosk.core.audit import EventKind
@@ -165,6 +166,13 @@ class PrepareEventDialog(GuardedDialog):
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def done(self, result: int) -> None:
+        """Closed while preparing (Esc, the idle reset): the prepare stops; the pages it
+        stored stay, and preparing the same event again goes on from there."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        super().done(result)
+
     def scope(self) -> EventScope:
         def words(field: QLineEdit) -> tuple[str, ...]:
             return tuple(w.strip() for w in field.text().split(",") if w.strip())
@@ -225,7 +233,8 @@ class PrepareEventDialog(GuardedDialog):
             self.progress.setVisible(False)
             return
         finally:
-            self.confirm_button.setEnabled(True)
+            if isValid(self):  # not when the dialog went meanwhile
+                self.confirm_button.setEnabled(True)
         self.prepared = name
         self.progress.setRange(0, 1)
         self.progress.setValue(1)

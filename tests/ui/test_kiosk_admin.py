@@ -276,3 +276,27 @@ def test_preparing_an_unknown_place_says_so_and_reads_nothing(
     preparing.on_enter()
     qtbot.waitUntil(lambda: "Nothing was read" in preparing.status.text(), timeout=10000)
     assert preparing.prepared is None and s.events == []
+
+
+def test_closing_the_prepare_dialog_stops_the_prepare(
+    qtbot: QtBot, station: Any, sim: Simulator
+) -> None:
+    from kiosk.simulator import DEMO, Fault
+    from kiosk.ui.events_dialog import EventsDialog, PrepareEventDialog
+
+    sim.faults.add(Fault(kind="latency", latency_ms=400, path_contains="/assets", times=None))
+    s = station(pin=None)
+    qtbot.keyClick(s.k.window, Qt.Key.Key_F12)
+    wait_for(qtbot, s, AdminDialog).buttons["events"].click()
+    wait_for(qtbot, s, EventsDialog).buttons["prepare"].click()
+    preparing = wait_for(qtbot, s, PrepareEventDialog)
+    preparing.name.setText("Slow audit")
+    preparing.kind.setCurrentIndex(preparing.kind.findData(EventKind.AUDIT.value))
+    preparing.devices_at.setText(DEMO.storeroom_name)
+    preparing.on_enter()
+    qtbot.waitUntil(lambda: preparing.busy, timeout=3000)
+    preparing.reject()  # Esc while it reads
+    qtbot.waitUntil(lambda: s.dialog is None, timeout=3000)
+    qtbot.wait(600)  # the cancelled prepare has ended quietly
+    assert s.events == []
+    assert s.k.window.isVisible()
