@@ -18,7 +18,7 @@ from typing import Any
 
 from kiosk.core.transactions import TransactionService
 from kiosk.iiq.errors import NotFoundError
-from kiosk.iiq.models import Asset, Filter
+from kiosk.iiq.models import Asset, Filter, Location
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,7 @@ class FacetResolver:
         if not names:
             return []
         locations = await self._service.client.locations()
-        known = [Named(loc.location_id, loc.name) for loc in locations]
-        # An abbreviation ("LHS") names a location as well as its full name.
-        known += [Named(loc.location_id, loc.abbreviation) for loc in locations if loc.abbreviation]
-        return resolve_names("location", names, known)
+        return resolve_names("location", names, location_names(locations))
 
     async def model_ids(self, names: Sequence[str]) -> list[str] | None:
         """The models' ids, or None when the site has no models list (then the query
@@ -185,6 +182,13 @@ async def query_assets(
         yield rows, QueryProgress(pages, read, page.total_rows, page.page_count)
         if limit is not None and kept >= limit:
             return
+
+
+def location_names(locations: Sequence[Location]) -> list[Named]:
+    """What names a location: its name, and its abbreviation ("LHS") as well."""
+    known = [Named(loc.location_id, loc.name) for loc in locations]
+    known += [Named(loc.location_id, loc.abbreviation) for loc in locations if loc.abbreviation]
+    return known
 
 
 def asset_row(asset: Asset) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from kiosk.core.text import clean_text
+from kiosk.core.text import clean_text, name_words
 from kiosk.iiq.models import Person
 
 __all__ = [
@@ -159,7 +159,7 @@ def operator_name(person: Person) -> str:
     first = clean_text(person.first_name or "").strip()
     last = clean_text(person.last_name or "").strip()
     if not (first and last):
-        words = _name_words(clean_text(person.name or ""))
+        words = name_words(clean_text(person.name or ""))
         if len(words) >= 2:
             first, last = first or words[0], last or words[-1]
         elif words and not (first or last):
@@ -181,11 +181,3 @@ def signed(text: str, *, station: str, operator: str | None) -> str:
 def is_badge(text: str, pattern: str) -> bool:
     """Does a cleaned scan look like a staff badge? Never with no pattern set."""
     return bool(pattern) and re.fullmatch(pattern, text) is not None
-
-
-def _name_words(name: str) -> list[str]:
-    if "," in name:
-        last, _, first = name.partition(",")
-        if first.split() and last.split():
-            return [*first.split(), *last.split()]
-    return name.split()

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
+from kiosk.core.text import name_words
+
 if TYPE_CHECKING:  # the window's first screens import this: it stays this light
     from kiosk.core.changes import Change
     from kiosk.iiq.models import Person
@@ -57,11 +59,7 @@ def private_name(name: str | None) -> str:
     text = unicodedata.normalize("NFC", name or "").strip()
     if text.casefold() in _NOT_NAMES:
         return text
-    if "," in text:
-        last, _, first = text.partition(",")
-        if first.split() and last.split():
-            text = f"{first.strip()} {last.strip()}"
-    words = text.split()
+    words = name_words(text)
     while len(words) > 2 and words[-1].casefold() in _SUFFIXES:
         words.pop()
     if not words:

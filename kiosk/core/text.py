@@ -76,3 +76,13 @@ def _clean_char(ch: str) -> str:
     if category == "Cs":  # a lone surrogate: bytes that were not valid UTF-8
         return "\ufffd"
     return ch
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a person's name, first name first: "Ruiz, Ana" (last name first, as
+    some districts' records have it) gives ["Ana", "Ruiz"], as "Ana Ruiz" does."""
+    if "," in name:
+        last, _, first = name.partition(",")
+        if first.split() and last.split():
+            return [*first.split(), *last.split()]
+    return name.split()

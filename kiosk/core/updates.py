@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kiosk.core.assets import Named, UnknownNameError, resolve_names
+from kiosk.core.assets import Named, UnknownNameError, location_names, resolve_names
 from kiosk.core.changes import Change, ChangeKind, LocationStep, NoteStep, StatusStep, Step
 from kiosk.core.operators import signed
 from kiosk.core.rules import is_retired, retired_status_ids
@@ -66,10 +66,7 @@ class UpdatePlanner:
         return self._locations
 
     async def location_id(self, name: str) -> str:
-        locations = await self.locations()
-        known = [Named(loc.location_id, loc.name) for loc in locations]
-        known += [Named(loc.location_id, loc.abbreviation) for loc in locations if loc.abbreviation]
-        ids = resolve_names("location", [name], known)
+        ids = resolve_names("location", [name], location_names(await self.locations()))
         if len(ids) > 1:
             raise UnknownNameError("single location", name, [])
         return ids[0]

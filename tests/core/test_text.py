@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from kiosk.core.text import BIDI_CONTROLS, ELLIPSIS, FSI, PDI, clean_text, isolate
+from kiosk.core.text import BIDI_CONTROLS, ELLIPSIS, FSI, PDI, clean_text, isolate, name_words
 
 ESC = "\x1b"
 
@@ -109,3 +109,18 @@ def test_the_limit_counts_cleaned_text() -> None:
 def test_isolate_wraps_in_first_strong_isolate() -> None:
     assert isolate("مريم") == f"{FSI}مريم{PDI}"
     assert clean_text(isolate("x")) == "x"  # isolates are for display, never stored
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("Ana Ruiz", ["Ana", "Ruiz"]),
+        ("Ruiz, Ana", ["Ana", "Ruiz"]),
+        ("de la Cruz, Ana María", ["Ana", "María", "de", "la", "Cruz"]),
+        ("Cher", ["Cher"]),
+        (", Ana", [",", "Ana"]),  # not a "Last, First": left as written
+        ("", []),
+    ],
+)
+def test_name_words_put_the_first_name_first(name: str, words: list[str]) -> None:
+    assert name_words(name) == words
