@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kiosk_helpers import Kiosk, make_kiosk, press, start, type_text
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSpinBox, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
 from kiosk.core.audit import EventKind
@@ -201,8 +201,8 @@ def test_settings_saved_from_the_admin_dialog(
     wait_for(qtbot, s, AdminDialog).buttons["settings"].click()
     dialog = wait_for(qtbot, s, SettingsDialog)
     idle = dialog.editors["station.idle_seconds"].widget
-    assert isinstance(idle, QWidget) and isinstance(idle, QSpinBox | type(idle))
-    idle.setValue(90)  # type: ignore[attr-defined]
+    assert isinstance(idle, QSpinBox | QDoubleSpinBox)
+    idle.setValue(90)
     dialog.confirm_button.click()
     qtbot.waitUntil(lambda: s.saved == 1, timeout=3000)
     text = user_file.read_text(encoding="utf-8")
@@ -281,6 +281,7 @@ def test_preparing_an_unknown_place_says_so_and_reads_nothing(
 def test_closing_the_prepare_dialog_stops_the_prepare(
     qtbot: QtBot, station: Any, sim: Simulator
 ) -> None:
+    from kiosk.core.events import list_packs
     from kiosk.simulator import DEMO, Fault
     from kiosk.ui.events_dialog import EventsDialog, PrepareEventDialog
 
@@ -295,8 +296,15 @@ def test_closing_the_prepare_dialog_stops_the_prepare(
     preparing.devices_at.setText(DEMO.storeroom_name)
     preparing.on_enter()
     qtbot.waitUntil(lambda: preparing.busy, timeout=3000)
+    reading = preparing._task
+    assert reading is not None
     preparing.reject()  # Esc while it reads
-    qtbot.waitUntil(lambda: s.dialog is None, timeout=3000)
-    qtbot.wait(600)  # the cancelled prepare has ended quietly
+    qtbot.waitUntil(lambda: s.dialog is None and reading.done(), timeout=3000)
+    assert reading.cancelled()  # stopped, not left to run into a closed dialog
+    qtbot.wait(1000)
     assert s.events == []
     assert s.k.window.isVisible()
+    # Stopped, not finished behind the closed dialog: the pack is not ready (its stored
+    # pages, if any, wait for the next prepare).
+    packs = list_packs(Path(s.k.services.settings.data_dir))
+    assert not any(p.ready for p in packs)
